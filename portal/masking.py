@@ -1,0 +1,131 @@
+"""The masking policy: the one place where personal data is turned into its public form."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from portal.settings import MASKING_FILE
+
+MASK = "*"
+# ID numbers (18 with check character, or 15 digits) and mainland mobiles inside free text.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8,11})([\dXx])(?![0-9A-Za-z])|(?<!\d)(\d{6})(\d{5})(\d{4})(?!\d)")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_COUNTY_RE = re.compile(
+    r"^((?:[^省]{2,7}省|[^区]{2,12}自治区|北京市|天津市|上海市|重庆市)?"  # province or municipality
+    r"(?:.{1,8}?(?:自治州|市|盟|地区))?"  # prefecture-level city
+    r".{1,8}?(?:自治县|区|县|旗|市))"  # county / district / county-level city
+)
+
+
+@dataclass(frozen=True)
+class Keep:
+    start: int
+    end: int
+
+    @classmethod
+    def parse(cls, raw: dict[str, int]) -> Keep:
+        return cls(int(raw["keep_start"]), int(raw["keep_end"]))
+
+
+@dataclass(frozen=True)
+class MaskingRules:
+    resident_id: Keep
+    other_id: Keep
+    phone: Keep
+    bank_account: Keep
+    person_address: str
+    org_address: str
+    person_name: str
+    legal_rep_name: str
+    scrub_free_text: bool
+
+
+def mask_middle(value: str, keep: Keep) -> str:
+    """Keep the ends, star the middle; values too short to keep both ends keep only the last character."""
+    n = len(value)
+    if n <= keep.start + keep.end:
+        return MASK * (n - 1) + value[-1:] if n > 1 else MASK
+    return value[: keep.start] + MASK * (n - keep.start - keep.end) + value[n - keep.end:]
+
+
+def mask_id_number(value: str, is_resident_id: bool, rules: MaskingRules) -> str:
+    return mask_middle(value, rules.resident_id if is_resident_id else rules.other_id)
+
+
+def mask_phone(value: str, rules: MaskingRules) -> str:
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return mask_middle(digits or value, rules.phone)
+
+
+def mask_person_name(name: str, style: str) -> str:
+    """"full" keeps the name; "middle": 王伟 → 王*, 张小三 → 张*三, 欧阳娜娜 → 欧**娜."""
+    if style == "full" or len(name) < 2:
+        return name
+    if len(name) == 2:
+        return name[0] + MASK
+    return name[0] + MASK * (len(name) - 2) + name[-1]
+
+
+def mask_address(address: str, style: str) -> str | None:
+    if style == "full":
+        return address
+    if style == "none":
+        return None
+    match = _COUNTY_RE.match(address)
+    if match and len(match.group(1)) < len(address):
+        return match.group(1) + "***"
+    return "***"
+
+
+def scrub_text(text: str) -> str:
+    """Mask ID-number and mobile patterns that departments sometimes paste into free text."""
+    if not any(ch.isdigit() for ch in text):  # the common case costs one scan
+        return text
+    text = _ID_IN_TEXT.sub(_mask_id_match, text)
+    return _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + MASK * 4 + m.group(3), text)
+
+
+def _mask_id_match(match: re.Match[str]) -> str:
+    whole = match.group(0)
+    return whole[:4] + MASK * (len(whole) - 8) + whole[-4:]
+
+
+@dataclass(frozen=True)
+class MaskingPolicy:
+    version: str
+    default: MaskingRules
+    overrides: tuple[tuple[str | None, str | None, tuple[tuple[str, Any], ...]], ...]
+
+    @lru_cache(maxsize=256)  # noqa: B019 - policies are few and live for the whole process
+    def rules_for(self, list_code: str, subject_type: str) -> MaskingRules:
+        rules = self.default
+        for code, subject, changes in self.overrides:
+            if code in (None, list_code) and subject in (None, subject_type):
+                rules = replace(rules, **dict(changes))
+        return rules
+
+
+def _parse_rules(raw: dict[str, Any]) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in ("list_code", "subject_type"):
+            continue
+        if key not in MaskingRules.__dataclass_fields__:
+            raise ValueError(f"masking policy: unknown rule {key!r}")
+        parsed[key] = Keep.parse(value) if isinstance(value, dict) else value
+    return parsed
+
+
+@lru_cache(maxsize=4)
+def load_policy(path: Path = MASKING_FILE) -> MaskingPolicy:
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    default = MaskingRules(**_parse_rules(raw["default"]))
+    overrides = tuple((o.get("list_code"), o.get("subject_type"), tuple(sorted(_parse_rules(o).items())))
+                      for o in raw.get("override", []))
+    return MaskingPolicy(version=str(raw.get("version", "")), default=default, overrides=overrides)
