@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from portal import snapshot as snap
+from portal.actions import Override
 from portal.catalogue import Catalogue, load_catalogue
 from portal.digest import Digester, load_key
 from portal.headers import map_headers, require_columns
@@ -70,8 +71,14 @@ ProgressFn = Callable[[str, int], None]  # (source name, rows read so far in it)
 
 def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: date,
                catalogue: Catalogue | None = None, policy: MaskingPolicy | None = None,
-               key: bytes | None = None, progress: ProgressFn | None = None) -> IngestResult:
-    """Import ``sources`` as of ``as_of`` into a new snapshot version under ``snapshots_root``."""
+               key: bytes | None = None, progress: ProgressFn | None = None,
+               overrides: dict[str, Override] | None = None, set_latest: bool = True) -> IngestResult:
+    """Import ``sources`` as of ``as_of`` into a new snapshot version under ``snapshots_root``.
+
+    ``overrides`` are operator actions (objections, repairs) applied over the rows; with ``set_latest``
+    false the new version is written but ``latest`` stays where it was (``portal publish`` moves it only
+    once the site and the index are built too).
+    """
     catalogue = catalogue or load_catalogue()
     policy = policy or load_policy()
     digester = Digester(key if key is not None else load_key())
@@ -82,7 +89,7 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
     imported_at = snap.now_shanghai().isoformat()
     try:
         with tempfile.TemporaryDirectory(dir=snapshots_root, prefix=".stage-") as work:
-            builder = _SnapshotBuilder(Path(work) / "stage.db", staging_dir, as_of, calendar)
+            builder = _SnapshotBuilder(Path(work) / "stage.db", staging_dir, as_of, calendar, overrides or {})
             source_reports = []
             for source in sources:
                 source_reports.append(builder.read_source(source, catalogue, policy, digester, imported_at, progress))
@@ -91,19 +98,22 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                 builder.load_previous(previous)
             manifest = builder.write_files(catalogue, policy, source_reports, previous)
             builder.close()
-        version_dir = snap.commit_version(snapshots_root, staging_dir, manifest)
+        version_dir = snap.commit_version(snapshots_root, staging_dir, manifest, set_latest=set_latest)
     except BaseException:
         import shutil
 
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise
-    snap.prune_versions(snapshots_root)
+    if set_latest:  # a publish prunes itself, together with its releases
+        snap.prune_versions(snapshots_root)
     return IngestResult(version_dir, snap.read_manifest(version_dir), sorted(calendar.fallback_years))
 
 
 class _SnapshotBuilder:
-    def __init__(self, db_path: Path, out_dir: Path, as_of: date, calendar: WorkCalendar) -> None:
+    def __init__(self, db_path: Path, out_dir: Path, as_of: date, calendar: WorkCalendar,
+                 overrides: dict[str, Override]) -> None:
         self.out_dir = out_dir
+        self.overrides = overrides
         self.as_of = as_of
         self.calendar = calendar
         self.db = sqlite3.connect(db_path, isolation_level=None)
@@ -179,6 +189,11 @@ class _SnapshotBuilder:
             self.rejects.write(source, row, problem.field, problem.zh, problem.en)
 
     def _stage(self, row: ValidRow, provenance: dict[str, Any], source: str, row_number: int) -> bool:
+        override = self.overrides.get(row.entry["id"])
+        if override:
+            row.status = override.status or row.status
+            if override.removal_date:
+                row.removal_date, row.removal_reason = override.removal_date, override.removal_reason
         outcome: Outcome = evaluate(row, row.spec, self.as_of, self.calendar)
         entry = row.entry
         entry["notice_until"] = outcome.notice_until.isoformat() if outcome.notice_until else None

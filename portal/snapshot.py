@@ -98,7 +98,7 @@ def begin_version(root: Path) -> Path:
     return staging
 
 
-def commit_version(root: Path, staging: Path, manifest: dict[str, Any]) -> Path:
+def commit_version(root: Path, staging: Path, manifest: dict[str, Any], *, set_latest: bool = True) -> Path:
     """Write the manifest, fsync, rename the staging directory into place and repoint ``latest``."""
     content_hash = hashlib.sha256(
         orjson.dumps(manifest["files"], option=orjson.OPT_SORT_KEYS)).hexdigest()
@@ -115,7 +115,8 @@ def commit_version(root: Path, staging: Path, manifest: dict[str, Any]) -> Path:
         _fsync(path)
     os.rename(staging, final)
     _fsync(root)
-    point_latest(root, final.name)
+    if set_latest:
+        point_latest(root, final.name)
     return final
 
 
