@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from portal.dates import parse_date, today_shanghai
-from portal.settings import DEFAULT_SNAPSHOTS_DIR
+from portal.settings import DEFAULT_SNAPSHOTS_DIR, DEFAULT_VAR_DIR
 
 app = typer.Typer(help="信用门户运维命令 (public credit portal operator commands)", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -27,6 +27,7 @@ def _as_of(value: str | None) -> date:
     return parse_date(value) if value else today_shanghai()
 
 
+VarDir = Annotated[Path, typer.Option("--var", help="运行数据目录 / deployment data directory")]
 AsOf = Annotated[str | None, typer.Option("--as-of", help="评估生命周期的日期（默认今天，北京时间）/ lifecycle date")]
 SnapshotsDir = Annotated[Path, typer.Option("--snapshots", help="快照目录 / snapshot root")]
 
@@ -79,6 +80,195 @@ def ingest(
         raise typer.Exit(2) from None
     print_summary(result.manifest)
     console.print(f"快照：{result.version_dir}")
+
+
+@app.command()
+def publish(
+    sources: Annotated[list[str], typer.Argument(help="部门数据文件或数据库 URL")],
+    var: VarDir = DEFAULT_VAR_DIR,
+    as_of: AsOf = None,
+    trigger: Annotated[str, typer.Option(help="触发方式，记入审计日志（manual / schedule / ...）")] = "manual",
+    table: Annotated[str | None, typer.Option(help="数据库表名")] = None,
+    query: Annotated[str | None, typer.Option(help="数据库查询语句")] = None,
+) -> None:
+    """一键发布：导入 → 校验 → 脱敏 → 生成网站 → 建索引 → 原子切换上线（任一步失败则线上不变）。"""
+    from portal.ingest import SourceSpec
+    from portal.publish import STEP_NAMES_ZH, Layout, PublishError
+    from portal.publish import publish as run_publish
+
+    specs = [SourceSpec(s, table=table, query=query) for s in sources]
+    try:
+        with console.status("发布中…") as status:
+            record = run_publish(specs, Layout(var), as_of=_as_of(as_of), trigger=trigger,
+                                 progress=lambda step: status.update(f"发布中：{STEP_NAMES_ZH.get(step, step)}"))
+    except PublishError as exc:
+        err_console.print(f"[bold red]发布失败（步骤：{STEP_NAMES_ZH.get(exc.step, exc.step)}），线上网站与索引保持不变。[/]\n"
+                          f"{exc.zh}\n[dim]{exc.en}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"[green]已发布[/] {record['release']}（快照 {record['snapshot']}，用时 {record['seconds']} 秒）")
+    counts = record["counts"]
+    console.print(f"公开 {counts['published'] + counts['under_notice']:,} 条（公示中 {counts['under_notice']:,}），"
+                  f"拒收 {counts['rejected']:,} 行；新增 {record['changes']['added']:,}，"
+                  f"更新 {record['changes']['updated']:,}，撤下 {record['changes']['withdrawn']:,}")
+
+
+@app.command()
+def rollback(var: VarDir = DEFAULT_VAR_DIR) -> None:
+    """回退到上一次发布的版本（网站与索引一起回退）。"""
+    from portal.publish import Layout, PublishError
+    from portal.publish import rollback as run_rollback
+
+    try:
+        release = run_rollback(Layout(var))
+    except PublishError as exc:
+        err_console.print(f"[red]{exc.zh}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"已回退到 {release.name}")
+
+
+@app.command()
+def history(
+    var: VarDir = DEFAULT_VAR_DIR,
+    entry: Annotated[str | None, typer.Option("--entry", help="条目 ID")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="日期：该条目当天是否公开")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+) -> None:
+    """审计记录：每次发布的时间、来源、数量、校验和；或查询某条目某天是否公开。"""
+    from portal.audit import AuditLog
+    from portal.publish import Layout
+
+    audit = AuditLog(Layout(var).audit)
+    if entry:
+        day = _as_of(on)
+        spans = audit.public_on(entry, day)
+        if spans:
+            console.print(f"条目 {entry} 在 {day.isoformat()} [green]处于公开状态[/]：")
+            for span in spans:
+                console.print(f"  {span['live_from']} 起至 {span['live_until'] or '今'}，状态 {span['status']}，"
+                              f"版本 {span['release']}")
+        else:
+            console.print(f"条目 {entry} 在 {day.isoformat()} [yellow]未公开[/]。")
+            raise typer.Exit(1)
+        return
+    table = Table(title="发布记录")
+    for column in ("时间", "结果", "触发", "版本", "公开", "拒收", "新增/更新/撤下", "说明"):
+        table.add_column(column)
+    for event in audit.events(limit):
+        counts = event.get("counts") or {}
+        changes = event.get("changes") or {}
+        public = counts.get("published", 0) + counts.get("under_notice", 0) if counts else ""
+        table.add_row(event["at"][:19], event["outcome"], event.get("trigger") or "", event.get("release") or "",
+                      str(public), str(counts.get("rejected", "")),
+                      "/".join(str(changes.get(k, "")) for k in ("added", "updated", "withdrawn")) if changes else "",
+                      event.get("error_zh", "")[:60])
+    console.print(table)
+
+
+def _record(kind: str, entry_id: str, on: str | None, note: str, var: Path) -> None:
+    from portal.actions import ActionKind, record_action
+    from portal.publish import Layout
+
+    layout = Layout(var)
+    known = layout.snapshots / "latest"
+    from portal.snapshot import iter_entries, iter_tombstones
+
+    if known.exists() and not any(e["id"] == entry_id for e in iter_entries(known)) and not any(
+            t["id"] == entry_id for t in iter_tombstones(known)):
+        err_console.print(f"[red]当前快照中没有条目 {entry_id}[/]")
+        raise typer.Exit(2)
+    record_action(layout.actions, entry_id, ActionKind(kind), _as_of(on), note)
+    console.print(f"已记录（{kind}），下次发布时生效：portal publish …")
+
+
+Note = Annotated[str, typer.Option(help="内部备注（不公开）")]
+OnDate = Annotated[str | None, typer.Option("--on", help="日期（默认今天）")]
+EntryId = Annotated[str, typer.Argument(help="条目 ID")]
+
+
+@app.command()
+def objection(entry_id: EntryId, on: OnDate = None, note: Note = "",
+              resolve: Annotated[str | None, typer.Option(help="upheld（异议成立，更正撤下）或 rejected（异议不成立）")] = None,
+              var: VarDir = DEFAULT_VAR_DIR) -> None:
+    """记录异议：条目标注“异议处理中”；--resolve 记录处理结果。"""
+    kinds = {None: "objection", "upheld": "objection_upheld", "rejected": "objection_rejected"}
+    if resolve not in kinds:
+        err_console.print("--resolve 只能是 upheld 或 rejected")
+        raise typer.Exit(2)
+    _record(kinds[resolve], entry_id, on, note, var)
+
+
+@app.command()
+def repair(entry_id: EntryId, on: OnDate = None, note: Note = "", var: VarDir = DEFAULT_VAR_DIR) -> None:
+    """记录信用修复：条目提前撤下，原地址显示“已不再公示”。"""
+    _record("repair", entry_id, on, note, var)
+
+
+@app.command()
+def revoke(entry_id: EntryId, on: OnDate = None, note: Note = "", var: VarDir = DEFAULT_VAR_DIR) -> None:
+    """记录撤销（荣誉撤销或错误更正）。"""
+    _record("revoke", entry_id, on, note, var)
+
+
+@app.command()
+def index(snapshot: Annotated[Path, typer.Argument(help="快照目录")] = DEFAULT_SNAPSHOTS_DIR / "latest",
+          out: Annotated[Path, typer.Option("--out")] = Path("var/search/index.sqlite3")) -> None:
+    """从快照建立 SQLite 检索索引（原子替换）。"""
+    from search_api.indexer import build_index
+
+    with console.status("建立索引…"):
+        stats = build_index(snapshot, out)
+    console.print(stats)
+
+
+@app.command()
+def serve(var: VarDir = DEFAULT_VAR_DIR, host: str = "127.0.0.1",
+          site_port: Annotated[int, typer.Option()] = 8000, api_port: Annotated[int, typer.Option()] = 8001) -> None:
+    """在本机启动网站与检索接口（读取 var/current）。"""
+    from portal.serve import serve as run_serve
+
+    if not (var / "current").exists():
+        err_console.print("[red]尚未发布任何版本[/]：先运行 portal publish …")
+        raise typer.Exit(2)
+    console.print(f"网站 http://{host}:{site_port}/    检索接口 http://{host}:{api_port}/api/v1/search?q=王伟    "
+                  f"接口文档 http://{host}:{api_port}/docs")
+    run_serve(var, host=host, site_port=site_port, api_port=api_port)
+
+
+apikey_app = typer.Typer(help="信用核查接口密钥 (API keys for POST /api/v1/check)", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+@apikey_app.command("issue")
+def apikey_issue(name: Annotated[str, typer.Argument(help="使用单位，如 达州市政务服务中心")]) -> None:
+    """签发密钥（只显示一次，库中仅存哈希）。"""
+    from search_api.keys import issue_key
+
+    console.print(issue_key(name))
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(help="密钥编号或前缀")]) -> None:
+    """吊销密钥。"""
+    from search_api.keys import revoke_key
+
+    if not revoke_key(key_id):
+        err_console.print("[red]没有找到该密钥[/]")
+        raise typer.Exit(2)
+    console.print("已吊销")
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """列出密钥（不含密钥本身）。"""
+    from search_api.keys import list_keys
+
+    table = Table()
+    keys = list_keys()
+    for column in (keys[0].keys() if keys else ["(无)"]):
+        table.add_column(str(column))
+    for key in keys:
+        table.add_row(*(str(v) for v in key.values()))
+    console.print(table)
 
 
 def print_summary(manifest: dict) -> None:  # type: ignore[type-arg]

@@ -149,10 +149,10 @@ class _SnapshotBuilder:
             self.unknown_columns.append({"source": table.name, "columns": list(mapping.unknown),
                                          "duplicates": list(mapping.duplicates)})
         validator = RowValidator(catalogue=catalogue, policy=policy, digester=digester,
-                                 implied_list=mapping.template, legacy_layout=mapping.layout == "xzcf-legacy")
+                                 implied_list=mapping.template,
+                                 infer_subject_type="subject_type" not in mapping.columns.values())
         batch = table.sha256[:12]
         provenance = {"file": table.name, "row": 0, "batch": batch, "imported_at": imported_at}
-        columns = sorted(mapping.columns.items())
         n_headers = len(table.headers)
         read = rejected = 0
         try:
@@ -165,7 +165,7 @@ class _SnapshotBuilder:
                                                                  "row has more cells than the header")])
                     rejected += 1
                     continue
-                raw = {key: values[i] if i < len(values) else None for i, key in columns}
+                raw = mapping.pick(values)
                 result = validator.validate(raw)
                 if isinstance(result, list):
                     self._reject(table.name, row_number, result)

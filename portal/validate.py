@@ -112,16 +112,29 @@ def entry_id(list_code: str, subject_name: str, subject_code: str, decision_no: 
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
+def infer_subject_type(values: dict[str, str | None]) -> str | None:
+    """个体工商户 by the USCC's registration type (92…), 自然人 by an ID number, else an organisation."""
+    code = (values.get("uscc") or "").strip().upper()
+    if code.startswith("92"):
+        return INDIVIDUAL_BUSINESS
+    if code or values.get("reg_no"):
+        return ORGANISATION
+    if values.get("id_number"):
+        return PERSON
+    return None
+
+
 class RowValidator:
     """Validates the rows of one source with one header mapping."""
 
     def __init__(self, *, catalogue: Catalogue, policy: MaskingPolicy, digester: Digester,
-                 implied_list: str | None = None, legacy_layout: bool = False) -> None:
+                 implied_list: str | None = None, infer_subject_type: bool = False) -> None:
         self.catalogue = catalogue
         self.policy = policy
         self.digester = digester
         self.implied_spec = catalogue.find(implied_list) if implied_list else None
-        self.legacy_layout = legacy_layout
+        # Older 双公示 layouts have no 行政相对人类别: the type follows from which identifier is filled.
+        self.infer_subject_type = infer_subject_type
 
     def validate(self, raw: dict[str, str | None]) -> ValidRow | list[Problem]:
         problems: list[Problem] = []
@@ -133,6 +146,8 @@ class RowValidator:
         elif not MIN_NAME_LENGTH <= len(name) <= MAX_NAME_LENGTH:
             problems.append(Problem("subject_name", f"主体名称长度应在{MIN_NAME_LENGTH}到{MAX_NAME_LENGTH}个字之间",
                                     f"subject name must have {MIN_NAME_LENGTH}-{MAX_NAME_LENGTH} characters"))
+        if self.infer_subject_type and not values.get("subject_type"):
+            values["subject_type"] = infer_subject_type(values)
         subject_type = self._subject_type(values.get("subject_type"), problems)
         spec = self._list(values, problems)
         if spec and subject_type and subject_type not in spec.subjects:
@@ -294,8 +309,6 @@ class RowValidator:
             problems.append(Problem("uscc", "法人及非法人组织和个体工商户须填写统一社会信用代码（或注册号）",
                                     "organisations and individual businesses need a USCC (or registration number)"))
         raw_id = values.get("id_number")
-        if self.legacy_layout and not raw_id:
-            raw_id = values.get("institution_no")  # legacy 行政处罚 layout: 行政相对人代码_5 = 居民身份证号
         if subject_type == PERSON:
             if not raw_id:
                 problems.append(Problem("id_number", "自然人须填写证件号码", "natural persons need an ID number"))
@@ -328,8 +341,6 @@ class RowValidator:
         for key, value in values.items():
             if key in CORE_KEYS or not value:
                 continue
-            if key == "institution_no" and self.legacy_layout:
-                continue  # it held the person's ID number in the legacy layout
             if len(value) > MAX_DETAIL_LENGTH:
                 problems.append(Problem(key, f"内容过长（{len(value)}字，上限{MAX_DETAIL_LENGTH}字）",
                                         f"too long ({len(value)} characters, limit {MAX_DETAIL_LENGTH})"))

@@ -1,0 +1,59 @@
+"""The FastAPI application: ``create_app(settings)``, and ``app`` for ``uvicorn search_api.app:app``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from search_api.engine import Engine
+from search_api.engines import make_engine
+from search_api.errors import install_error_handlers
+from search_api.middleware import HardeningMiddleware, forwarded_ip_getter, install_uvicorn_log_redaction
+from search_api.routes import AppState, health_router, router
+from search_api.settings import API_PREFIX, Settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def today_in_shanghai() -> date:
+    """Publication periods are dates in Asia/Shanghai; an entry whose publish_until has passed is gone."""
+    return datetime.now(SHANGHAI).date()
+
+
+DESCRIPTION = """信用门户检索接口 (public credit portal search API).
+
+Searches the masked public snapshot: red lists, black lists, key-attention lists and 双公示 decisions.
+Every error has the body `{"error": {"code": "...", "message": "中文说明"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               today: Callable[[], date] = today_in_shanghai) -> FastAPI:
+    """Build the app. ``engine`` and ``today`` are injectable (tests pass a fixed date)."""
+    settings = settings or Settings()
+    app = FastAPI(title="信用门户检索接口 / Credit portal search API", version="1.0.0", description=DESCRIPTION,
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
+    app.state.portal = AppState(settings, engine or make_engine(settings), today)
+    app.state.client_ip = forwarded_ip_getter(settings.trust_forwarded_for)
+    install_error_handlers(app)
+    install_uvicorn_log_redaction()
+    app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health_router)
+    app.add_middleware(CORSMiddleware, allow_origins=[settings.site_origin], allow_methods=["GET", "POST"],
+                       allow_headers=["Content-Type", "X-API-Key"], max_age=600)
+    app.add_middleware(HardeningMiddleware, max_body_bytes=settings.max_body_bytes,
+                       access_log=settings.access_log, client_ip=app.state.client_ip)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # ``app`` is built on first access, so importing this module (tests, tools) reads no environment.
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)

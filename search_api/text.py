@@ -1,0 +1,112 @@
+"""Text folding shared by indexing and querying.
+
+Both sides of a match must be folded the same way, so there is exactly one function for it. Folding is
+NFKC (full-width → half-width), case folding, then traditional → simplified Chinese (OpenCC ``t2s``).
+
+OpenCC is applied per character through a ``str.translate`` table built once from OpenCC's own ``t2s``
+conversion of every character in its traditional→simplified character dictionary. Per-character conversion
+keeps folding *substring-preserving* (the folded query is a substring of the folded name whenever the query
+is a substring of the name), which whole-string phrase conversion does not guarantee, and ``translate``
+runs in C, which matters at a million entries.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+_NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _t2s_table() -> dict[int, str]:
+    import opencc
+
+    converter = opencc.OpenCC("t2s")
+    dictionary = resources.files("opencc").joinpath("dictionary", "TSCharacters.txt").read_text("utf-8")
+    table: dict[int, str] = {}
+    for line in dictionary.splitlines():
+        traditional = line.split("\t", 1)[0].strip()
+        if len(traditional) != 1:
+            continue
+        simplified = converter.convert(traditional)
+        if simplified and simplified != traditional:
+            table[ord(traditional)] = simplified
+    return table
+
+
+def fold(text: str) -> str:
+    """NFKC, case fold and traditional→simplified; keeps punctuation and spaces."""
+    return unicodedata.normalize("NFKC", text).casefold().translate(_t2s_table())
+
+
+def search_key(text: str | None) -> str:
+    """The folded text with everything but letters and digits removed: what matching compares."""
+    if not text:
+        return ""
+    return _NON_ALNUM.sub("", fold(text))
+
+
+def char_tokens(text: str | None) -> str:
+    """The search key with a space between characters: one FTS5 unicode61 token per character."""
+    return " ".join(search_key(text))
+
+
+def normalise_code(text: str) -> str:
+    """Codes (USCC, masked ID numbers): NFKC, upper case, no whitespace."""
+    return "".join(unicodedata.normalize("NFKC", text).upper().split())
+
+
+def match_spans(text: str, key: str) -> list[tuple[int, int]]:
+    """Spans of ``text`` (original character positions) whose folded letters and digits equal ``key``.
+
+    Each folded character is mapped back to the original character it came from, so a match found on the
+    folded form (达州) points at the visitor's own spelling (達州).
+    """
+    if not key:
+        return []
+    table = _t2s_table()
+    folded_chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        for folded in unicodedata.normalize("NFKC", char).casefold().translate(table):
+            if folded.isalnum():
+                folded_chars.append(folded)
+                origin.append(index)
+    folded_text = "".join(folded_chars)
+    spans: list[tuple[int, int]] = []
+    start = folded_text.find(key)
+    while start != -1:
+        spans.append((origin[start], origin[start + len(key) - 1] + 1))
+        start = folded_text.find(key, start + len(key))
+    return spans
+
+
+def highlight(text: str, key: str, *, context: int | None = None) -> str | None:
+    """HTML-escaped ``text`` with every match of the folded ``key`` wrapped in ``<mark>``; None without match.
+
+    With ``context``, the text is first cut to ``context`` characters either side of the first match.
+    """
+    spans = match_spans(text, key)
+    if not spans:
+        return None
+    prefix = suffix = ""
+    if context is not None:
+        window_start = max(0, spans[0][0] - context)
+        window_end = min(len(text), spans[0][1] + context)
+        prefix = "…" if window_start > 0 else ""
+        suffix = "…" if window_end < len(text) else ""
+        text = text[window_start:window_end]
+        spans = [(a - window_start, b - window_start) for a, b in spans if a >= window_start and b <= window_end]
+    parts: list[str] = [prefix]
+    cursor = 0
+    for first, end in spans:
+        parts.append(html.escape(text[cursor:first]))
+        parts.append("<mark>" + html.escape(text[first:end]) + "</mark>")
+        cursor = end
+    parts.append(html.escape(text[cursor:]))
+    parts.append(suffix)
+    return "".join(parts)
