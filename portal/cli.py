@@ -47,7 +47,7 @@ def sample(
     with _progress() as bar:
         task = bar.add_task("生成模拟数据", total=rows)
         paths = write_samples(out, rows, seed=seed, formats=tuple(formats.split(",")), as_of=_as_of(as_of),
-                              invalid_share=invalid_share, progress=lambda n: bar.update(task, completed=n))
+                              invalid_share=invalid_share, progress=lambda n: bar.update(task, advance=n))
     for path in paths:
         console.print(f"  {path}")
 
@@ -105,11 +105,8 @@ def publish(
         err_console.print(f"[bold red]发布失败（步骤：{STEP_NAMES_ZH.get(exc.step, exc.step)}），线上网站与索引保持不变。[/]\n"
                           f"{exc.zh}\n[dim]{exc.en}[/]")
         raise typer.Exit(2) from None
+    print_summary(record["manifest"])
     console.print(f"[green]已发布[/] {record['release']}（快照 {record['snapshot']}，用时 {record['seconds']} 秒）")
-    counts = record["counts"]
-    console.print(f"公开 {counts['published'] + counts['under_notice']:,} 条（公示中 {counts['under_notice']:,}），"
-                  f"拒收 {counts['rejected']:,} 行；新增 {record['changes']['added']:,}，"
-                  f"更新 {record['changes']['updated']:,}，撤下 {record['changes']['withdrawn']:,}")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from stdnum.cn import ric, uscc
+from stdnum.cn import ric
 
 from portal.normalize import nfkc_compact
 
@@ -50,9 +50,24 @@ def normalise_uscc(value: str) -> str:
     if not USCC_RE.match(number):
         raise IdentifierError("统一社会信用代码含有不允许的字符（不使用I、O、Z、S、V）",
                               "USCC contains characters outside the GB 32100-2015 set")
-    if uscc.calc_check_digit(number[:17]) != number[17]:
+    if uscc_check_character(number[:17]) != number[17]:
         raise IdentifierError("统一社会信用代码校验码错误", "USCC check character is wrong")
     return number
+
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: 31 characters, no I O S V Z
+_USCC_VALUE = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_check_character(body17: str) -> str:
+    """GB 32100-2015 check character of a compact 17-character body.
+
+    Same arithmetic as ``stdnum.cn.uscc.calc_check_digit`` (a test holds them equal) without its per-call
+    clean-up, which cost more than the rest of a row's validation at a million rows.
+    """
+    total = sum(_USCC_VALUE[ch] * w for ch, w in zip(body17, _USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def ric_check_digit(body17: str) -> str:

@@ -11,11 +11,13 @@ its entries look withdrawn. Bad rows never abort: each goes to rejects.csv with 
 
 from __future__ import annotations
 
-import hashlib
+import multiprocessing
+import os
+import shutil
 import sqlite3
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,37 +28,23 @@ import orjson
 from portal import snapshot as snap
 from portal.actions import Override
 from portal.catalogue import Catalogue, load_catalogue
-from portal.digest import Digester, load_key
-from portal.headers import map_headers, require_columns
-from portal.importers import SourceError, SourceTable, open_source
-from portal.lifecycle import CONFLICT, TOMBSTONE_REASON, WITHHELD_REASONS, Outcome, evaluate
+from portal.digest import load_key
+from portal.ingest_worker import (
+    Batch,
+    IngestError,
+    SourceDone,
+    SourceSpec,
+    StagedRow,
+    WorkContext,
+    content_hash,
+    process_source,
+)
+from portal.lifecycle import CONFLICT, TOMBSTONE_REASON, WITHHELD_REASONS
 from portal.masking import MaskingPolicy, load_policy
 from portal.records import ListKind, PublicStatus, WithdrawalReason
-from portal.settings import PROGRESS_EVERY_ROWS
-from portal.validate import Problem, RowValidator, ValidRow
-from portal.workdays import WorkCalendar
+from portal.settings import INGEST_MAX_WORKERS, INGEST_QUEUE_BATCHES
 
 MAX_CONFLICTS_LISTED = 1_000  # manifest lists this many conflicts; the count is always complete
-
-
-class IngestError(Exception):
-    """The import was refused as a whole; nothing was published."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh = zh
-        self.en = en
-
-
-@dataclass
-class SourceSpec:
-    """What to read: a path or SQLAlchemy URL, with optional sheet / table / query."""
-
-    spec: str
-    sheet: str | None = None
-    table: str | None = None
-    query: str | None = None
-    fmt: str | None = None
 
 
 @dataclass
@@ -72,151 +60,165 @@ ProgressFn = Callable[[str, int], None]  # (source name, rows read so far in it)
 def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: date,
                catalogue: Catalogue | None = None, policy: MaskingPolicy | None = None,
                key: bytes | None = None, progress: ProgressFn | None = None,
-               overrides: dict[str, Override] | None = None, set_latest: bool = True) -> IngestResult:
+               overrides: dict[str, Override] | None = None, set_latest: bool = True,
+               workers: int | None = None) -> IngestResult:
     """Import ``sources`` as of ``as_of`` into a new snapshot version under ``snapshots_root``.
 
     ``overrides`` are operator actions (objections, repairs) applied over the rows; with ``set_latest``
     false the new version is written but ``latest`` stays where it was (``portal publish`` moves it only
-    once the site and the index are built too).
+    once the site and the index are built too). ``workers`` processes read sources in parallel
+    (default: one per core, at most one per source).
     """
-    catalogue = catalogue or load_catalogue()
-    policy = policy or load_policy()
-    digester = Digester(key if key is not None else load_key())
-    calendar = WorkCalendar.load()
+    ctx = WorkContext(catalogue=catalogue or load_catalogue(), policy=policy or load_policy(),
+                      key=key if key is not None else load_key(), as_of=as_of,
+                      imported_at=snap.now_shanghai().isoformat(), overrides=overrides or {})
     snapshots_root.mkdir(parents=True, exist_ok=True)
     previous = snap.latest_version(snapshots_root)
     staging_dir = snap.begin_version(snapshots_root)
-    imported_at = snap.now_shanghai().isoformat()
     try:
         with tempfile.TemporaryDirectory(dir=snapshots_root, prefix=".stage-") as work:
-            builder = _SnapshotBuilder(Path(work) / "stage.db", staging_dir, as_of, calendar, overrides or {})
-            source_reports = []
-            for source in sources:
-                source_reports.append(builder.read_source(source, catalogue, policy, digester, imported_at, progress))
+            builder = _SnapshotBuilder(Path(work) / "stage.db", staging_dir, as_of)
+            n_workers = min(workers or os.cpu_count() or 1, INGEST_MAX_WORKERS, len(sources))
+            messages = (_parallel(sources, ctx, n_workers) if n_workers > 1 else
+                        (m for i, s in enumerate(sources) for m in process_source(i, s, ctx)))
+            for message in messages:
+                if isinstance(message, Batch):
+                    builder.add_batch(message)
+                    if progress:
+                        progress(Path(sources[message.source_index].spec).name, message.rows_read)
+                else:
+                    builder.finish_source(message)
             builder.apply_conflict_rule()
             if previous is not None:
                 builder.load_previous(previous)
-            manifest = builder.write_files(catalogue, policy, source_reports, previous)
+            manifest = builder.write_files(ctx.catalogue, ctx.policy, previous)
             builder.close()
         version_dir = snap.commit_version(snapshots_root, staging_dir, manifest, set_latest=set_latest)
     except BaseException:
-        import shutil
-
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise
     if set_latest:  # a publish prunes itself, together with its releases
         snap.prune_versions(snapshots_root)
-    return IngestResult(version_dir, snap.read_manifest(version_dir), sorted(calendar.fallback_years))
+    return IngestResult(version_dir, snap.read_manifest(version_dir), manifest["calendar_fallback_years"])
+
+
+def _worker(queue: Any, tasks: Any, sources: Sequence[SourceSpec], ctx: WorkContext) -> None:
+    """Worker process: take source indexes until none are left; send batches, then an exit marker."""
+    while True:
+        index = tasks.get()
+        if index is None:
+            queue.put(("exit", None))
+            return
+        try:
+            for message in process_source(index, sources[index], ctx):
+                queue.put(("msg", message))
+        except IngestError as exc:
+            queue.put(("error", (exc.zh, exc.en)))
+            return
+        except Exception as exc:  # a bug in a worker must fail the import, not hang it
+            queue.put(("error", (f"内部错误：{type(exc).__name__}: {exc}", f"internal error: {exc!r}")))
+            return
+
+
+def _parallel(sources: Sequence[SourceSpec], ctx: WorkContext, n_workers: int) -> Iterator[Batch | SourceDone]:
+    mp = multiprocessing.get_context("fork")  # workers inherit the loaded catalogue, policy and key
+    queue = mp.Queue(maxsize=INGEST_QUEUE_BATCHES)
+    tasks = mp.Queue()
+    for index in sorted(range(len(sources)), key=lambda i: -_size_hint(sources[i])):  # biggest first
+        tasks.put(index)
+    for _ in range(n_workers):
+        tasks.put(None)
+    procs = [mp.Process(target=_worker, args=(queue, tasks, sources, ctx), daemon=True) for _ in range(n_workers)]
+    for proc in procs:
+        proc.start()
+    running = n_workers
+    try:
+        while running:
+            kind, payload = queue.get()
+            if kind == "msg":
+                yield payload
+            elif kind == "exit":
+                running -= 1
+            else:
+                raise IngestError(*payload)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+
+
+def _size_hint(source: SourceSpec) -> int:
+    try:
+        return os.path.getsize(source.spec)
+    except OSError:
+        return 0
 
 
 class _SnapshotBuilder:
-    def __init__(self, db_path: Path, out_dir: Path, as_of: date, calendar: WorkCalendar,
-                 overrides: dict[str, Override]) -> None:
+    def __init__(self, db_path: Path, out_dir: Path, as_of: date) -> None:
         self.out_dir = out_dir
-        self.overrides = overrides
         self.as_of = as_of
-        self.calendar = calendar
         self.db = sqlite3.connect(db_path, isolation_level=None)
         self.db.executescript("""
             PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE;
             PRAGMA cache_size = -65536;
+            -- A rowid table (rows appended in arrival order) with a small unique index on id: random
+            -- 16-hex ids as a WITHOUT ROWID key would split pages full of ~1 KB bodies on every insert.
             CREATE TABLE staged (
-                id TEXT PRIMARY KEY, list_code TEXT, kind TEXT, subject_key TEXT, decision_date TEXT,
-                withheld TEXT, withdrawn_on TEXT, status TEXT, content_hash TEXT, source TEXT, row INTEGER,
-                body BLOB) WITHOUT ROWID;
+                id TEXT NOT NULL, list_code TEXT, kind TEXT, subject_key TEXT, decision_date TEXT,
+                withheld TEXT, withdrawn_on TEXT, status TEXT, content_hash TEXT, source INTEGER, row INTEGER,
+                body BLOB);
+            CREATE UNIQUE INDEX staged_id ON staged(id);
+            CREATE TABLE rejects (source INTEGER, row INTEGER, field TEXT, reason_zh TEXT, reason_en TEXT);
             CREATE TABLE previous (id TEXT PRIMARY KEY, content_hash TEXT, public INTEGER, tomb BLOB) WITHOUT ROWID;
             CREATE TABLE conflicts (red_id TEXT, black_id TEXT, list_code TEXT);
         """)
         self.db.execute("BEGIN")
-        self.rejects = snap.RejectsWriter(out_dir / snap.REJECTS)
         self.rows_read = 0
         self.rejected_rows = 0
+        self.reports: dict[int, dict[str, Any]] = {}
+        self.duplicates: Counter[int] = Counter()
         self.unknown_columns: list[dict[str, Any]] = []
+        self.fallback_years: set[int] = set()
 
     # --- reading ------------------------------------------------------------------------------------
 
-    def read_source(self, source: SourceSpec, catalogue: Catalogue, policy: MaskingPolicy, digester: Digester,
-                    imported_at: str, progress: ProgressFn | None) -> dict[str, Any]:
-        try:
-            table = open_source(source.spec, sheet=source.sheet, table=source.table, query=source.query,
-                                fmt=source.fmt)
-            mapping = map_headers(table.headers)
-            require_columns(mapping, table.name)
-        except SourceError as exc:
-            raise IngestError(f"来源“{source.spec}”无法导入：{exc.message_zh}",
-                              f"source {source.spec!r} cannot be imported: {exc.message_en}") from exc
-        if mapping.unknown or mapping.duplicates:
-            self.unknown_columns.append({"source": table.name, "columns": list(mapping.unknown),
-                                         "duplicates": list(mapping.duplicates)})
-        validator = RowValidator(catalogue=catalogue, policy=policy, digester=digester,
-                                 implied_list=mapping.template,
-                                 infer_subject_type="subject_type" not in mapping.columns.values())
-        batch = table.sha256[:12]
-        provenance = {"file": table.name, "row": 0, "batch": batch, "imported_at": imported_at}
-        n_headers = len(table.headers)
-        read = rejected = 0
-        try:
-            for row_number, values in table.rows():
-                read += 1
-                if progress and read % PROGRESS_EVERY_ROWS == 0:
-                    progress(table.name, read)
-                if len(values) > n_headers and any(v not in (None, "") for v in values[n_headers:]):
-                    self._reject(table.name, row_number, [Problem("row", "该行的列数多于表头",
-                                                                 "row has more cells than the header")])
-                    rejected += 1
-                    continue
-                raw = mapping.pick(values)
-                result = validator.validate(raw)
-                if isinstance(result, list):
-                    self._reject(table.name, row_number, result)
-                    rejected += 1
-                    continue
-                if not self._stage(result, dict(provenance, row=row_number), table.name, row_number):
-                    rejected += 1
-        except SourceError as exc:
-            raise IngestError(f"读取“{table.name}”第{read + table.header_row}行附近时出错：{exc.message_zh}",
-                              f"reading {table.name!r} failed near row {read + table.header_row}: {exc.message_en}"
-                              ) from exc
-        if progress:
-            progress(table.name, read)
-        self.rows_read += read
-        self.rejected_rows += rejected
-        return {"name": table.name, "kind": table.kind, "encoding": table.encoding, "sha256": table.sha256,
-                "rows": read, "rejected": rejected, "template": mapping.template, "layout": mapping.layout}
+    def add_batch(self, batch: Batch) -> None:
+        self.db.executemany("INSERT INTO rejects VALUES (?,?,?,?,?)", batch.rejects)
+        self.rejected_rows += batch.rejected_rows
+        insert = "INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING"
+        for row in batch.staged:
+            if self.db.execute(insert, row).rowcount == 0:
+                self._duplicate(row)
 
-    def _reject(self, source: str, row: int, problems: list[Problem]) -> None:
-        for problem in problems:
-            self.rejects.write(source, row, problem.field, problem.zh, problem.en)
+    def _duplicate(self, row: StagedRow) -> None:
+        """Two rows with the same id: the earlier (source order, row) stays, the later is rejected.
 
-    def _stage(self, row: ValidRow, provenance: dict[str, Any], source: str, row_number: int) -> bool:
-        override = self.overrides.get(row.entry["id"])
-        if override:
-            row.status = override.status or row.status
-            if override.removal_date:
-                row.removal_date, row.removal_reason = override.removal_date, override.removal_reason
-        outcome: Outcome = evaluate(row, row.spec, self.as_of, self.calendar)
-        entry = row.entry
-        entry["notice_until"] = outcome.notice_until.isoformat() if outcome.notice_until else None
-        entry["publish_from"] = outcome.publish_from.isoformat()
-        entry["publish_until"] = outcome.publish_until.isoformat() if outcome.publish_until else None
-        entry["status"] = outcome.status.value if outcome.status else None
-        entry["source"] = provenance
-        content = dict(entry)
-        del content["source"]
-        content_hash = hashlib.blake2b(orjson.dumps(content), digest_size=8).hexdigest()
-        cursor = self.db.execute(
-            "INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
-            (entry["id"], entry["list_code"], entry["list_kind"], row.subject_key, entry["decision_date"],
-             outcome.withheld, outcome.withdrawn_on.isoformat() if outcome.withdrawn_on else None,
-             entry["status"], content_hash, source, row_number, orjson.dumps(entry)))
-        if cursor.rowcount == 0:
-            first_source, first_row = self.db.execute(
-                "SELECT source, row FROM staged WHERE id = ?", (entry["id"],)).fetchone()
-            self._reject(source, row_number, [Problem(
-                "row", f"重复记录：与“{first_source}”第{first_row}行为同一名单、主体、文书号和日期",
-                f"duplicate of {first_source!r} row {first_row} (same list, subject, decision number and date)")])
-            return False
-        return True
+        Deciding by position rather than arrival keeps the outcome the same however workers interleave.
+        """
+        first_source, first_row, first_rowid = self.db.execute(
+            "SELECT source, row, rowid FROM staged WHERE id = ?", (row[0],)).fetchone()
+        new_pos, old_pos = (row[9], row[10]), (first_source, first_row)
+        if new_pos < old_pos:
+            self.db.execute("DELETE FROM staged WHERE rowid = ?", (first_rowid,))
+            self.db.execute("INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            kept, dropped = new_pos, old_pos
+        else:
+            kept, dropped = old_pos, new_pos
+        self.db.execute("INSERT INTO rejects VALUES (?,?,?,?,?)", (
+            dropped[0], dropped[1], "row",
+            f"重复记录：与第{kept[0] + 1}个来源第{kept[1]}行为同一名单、主体、文书号和日期",
+            f"duplicate of source {kept[0] + 1} row {kept[1]} (same list, subject, decision number and date)"))
+        self.duplicates[dropped[0]] += 1
+        self.rejected_rows += 1
+
+    def finish_source(self, done: SourceDone) -> None:
+        self.reports[done.source_index] = done.report
+        self.rows_read += done.report["rows"]
+        if done.unknown:
+            self.unknown_columns.append(done.unknown)
+        self.fallback_years.update(done.fallback_years)
 
     # --- rules across rows --------------------------------------------------------------------------
 
@@ -224,7 +226,7 @@ class _SnapshotBuilder:
         """A subject on an active black list is withheld from red lists (domain.md, conflict rule)."""
         self.db.execute("CREATE INDEX staged_subject ON staged(subject_key, kind)")
         active = (PublicStatus.PUBLISHED.value, PublicStatus.OBJECTION.value)
-        self.db.execute(f"""
+        self.db.execute("""
             INSERT INTO conflicts
             SELECT r.id, (SELECT b.id FROM staged b WHERE b.subject_key = r.subject_key AND b.kind = ?
                           AND b.status IN (?, ?) ORDER BY b.decision_date DESC LIMIT 1), r.list_code
@@ -238,18 +240,25 @@ class _SnapshotBuilder:
     def load_previous(self, previous: Path) -> None:
         insert = "INSERT OR REPLACE INTO previous VALUES (?,?,?,?)"
         for entry in snap.iter_entries(previous):
-            content = dict(entry)
-            del content["source"]
-            content_hash = hashlib.blake2b(orjson.dumps(content), digest_size=8).hexdigest()
-            self.db.execute(insert, (entry["id"], content_hash, 1, orjson.dumps(_tombstone_from_entry(entry))))
+            del entry["source"]
+            self.db.execute(insert, (entry["id"], content_hash(orjson.dumps(entry)), 1,
+                                     orjson.dumps(_tombstone_from_entry(entry))))
         for tomb in snap.iter_tombstones(previous):
             self.db.execute("INSERT OR IGNORE INTO previous VALUES (?,?,?,?)",
                             (tomb["id"], None, 0, orjson.dumps(tomb)))
 
     # --- output -------------------------------------------------------------------------------------
 
-    def write_files(self, catalogue: Catalogue, policy: MaskingPolicy, sources: list[dict[str, Any]],
-                    previous: Path | None) -> dict[str, Any]:
+    def write_files(self, catalogue: Catalogue, policy: MaskingPolicy, previous: Path | None) -> dict[str, Any]:
+        sources = []
+        for index in sorted(self.reports):
+            report = dict(self.reports[index])
+            report["rejected"] += self.duplicates[index]
+            sources.append(report)
+        rejects = snap.RejectsWriter(self.out_dir / snap.REJECTS)
+        for source_index, row, field_name, zh, en in self.db.execute(
+                "SELECT source, row, field, reason_zh, reason_en FROM rejects ORDER BY source, row, rowid"):
+            rejects.write(self.reports[source_index]["name"], row, field_name, zh, en)
         self.db.execute("CREATE INDEX staged_order ON staged(decision_date DESC, id DESC) WHERE status IS NOT NULL")
         entries = snap.HashingWriter(self.out_dir / snap.ENTRIES)
         by_list: dict[str, Counter[str]] = defaultdict(Counter)
@@ -276,7 +285,7 @@ class _SnapshotBuilder:
         (self.out_dir / snap.CATALOGUE).write_bytes(orjson.dumps(catalogue_public, option=orjson.OPT_INDENT_2))
         files = {
             snap.ENTRIES: entries.close(), snap.WITHDRAWN: tombstones.close(), snap.CHANGES: changes.close(),
-            snap.REJECTS: self.rejects.close(),
+            snap.REJECTS: rejects.close(),
             snap.CATALOGUE: {"sha256": snap.file_sha256(self.out_dir / snap.CATALOGUE),
                              "rows": len(catalogue_public["lists"]),
                              "bytes": (self.out_dir / snap.CATALOGUE).stat().st_size},
@@ -304,7 +313,7 @@ class _SnapshotBuilder:
             "sources": sources, "counts": counts,
             "conflicts_total": withheld_counts.get(CONFLICT, 0), "conflicts": conflicts,
             "unknown_columns": self.unknown_columns,
-            "calendar_fallback_years": sorted(self.calendar.fallback_years),
+            "calendar_fallback_years": sorted(self.fallback_years),
             "changes": change_counts, "files": files,
         }
 
@@ -363,8 +372,4 @@ def _tombstone_from_entry(entry: dict[str, Any], reason: str = WithdrawalReason.
             "reason": reason}
 
 
-def describe_source_error(exc: SourceError) -> str:
-    return f"{exc.message_zh}\n{exc.message_en}"
-
-
-__all__ = ["IngestError", "IngestResult", "SourceSpec", "SourceTable", "run_ingest"]
+__all__ = ["IngestError", "IngestResult", "SourceSpec", "run_ingest"]

@@ -8,6 +8,7 @@ full NFKC in ``portal.identifiers``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Full-width ASCII letters/digits (U+FF10–FF19, FF21–FF3A, FF41–FF5A) and the ideographic space.
@@ -27,6 +28,9 @@ _CONTROL_TABLE: dict[int, int | str | None] = {
     0x09: " ", 0x0A: " ", 0x0D: " ",
 }
 LINE_TABLE = str.maketrans({**_CONTROL_TABLE, **_WIDTH_TABLE})
+# Anything clean_line would change; most cells have none of it and skip the (slower) translate.
+_NEEDS_LINE_CLEANING = re.compile(
+    "[\x00-\x1f\x7f-\xa0\u3000\ufeff\u200b\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]|\\s\\s|^\\s|\\s$")
 TEXT_TABLE = str.maketrans({**_CONTROL_TABLE, **_WIDTH_TABLE, 0x0A: "\n", 0x0D: None})
 
 
@@ -34,6 +38,8 @@ def clean_line(value: str | None) -> str | None:
     """One-line field: strip control characters, fold width, collapse whitespace. Empty → None."""
     if value is None:
         return None
+    if not _NEEDS_LINE_CLEANING.search(value):
+        return value or None
     text = " ".join(value.translate(LINE_TABLE).split())
     return text or None
 

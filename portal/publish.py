@@ -29,6 +29,7 @@ from portal import snapshot as snap
 from portal.actions import load_overrides
 from portal.audit import AuditLog
 from portal.ingest import IngestError, SourceSpec, run_ingest
+from portal.ingest_worker import display_name
 from portal.settings import SNAPSHOTS_KEPT
 
 RELEASE_FILE = "release.json"
@@ -117,7 +118,7 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
     audit = AuditLog(layout.audit)
     started = time.monotonic()
     record: dict[str, Any] = {"trigger": trigger, "as_of": as_of.isoformat(),
-                              "sources": [s.spec for s in sources], "outcome": "failed"}
+                              "sources": [display_name(s.spec) for s in sources], "outcome": "failed"}
     layout.releases.mkdir(parents=True, exist_ok=True)
     previous_release = layout.live_release()
     staging = layout.releases / f".tmp-{os.getpid()}-{time.time_ns()}"
@@ -158,7 +159,7 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
     audit.append(record)
     audit.record_publication(version_dir, release.name)
     prune_releases(layout)
-    return record
+    return {**record, "manifest": result.manifest}  # the full manifest is for the caller, not the audit
 
 
 def _say(progress: Callable[[str], None] | None, step: str) -> None:

@@ -36,4 +36,6 @@ EXCEL_SERIAL_MIN = 20_000  # 1954-10-03: smaller numbers in a date column are no
 EXCEL_SERIAL_MAX = 80_000  # 2119-01-10
 
 # --- Import streaming --------------------------------------------------------------------------------
-PROGRESS_EVERY_ROWS = 10_000  # progress-bar refresh granularity; per-row updates cost ~10% at 1M rows
+INGEST_BATCH_ROWS = 2_000  # rows per message from a reader process: big enough to amortise pickling
+INGEST_QUEUE_BATCHES = 8  # batches in flight per import: bounds memory when the writer falls behind
+INGEST_MAX_WORKERS = 4  # reader processes at most; one per core by default

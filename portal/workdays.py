@@ -26,6 +26,7 @@ class WorkCalendar:
     extra_years: set[int] = field(default_factory=set)
     fallback_years: set[int] = field(default_factory=set)  # years counted Monday–Friday only
     _cache: dict[date, bool] = field(default_factory=dict)
+    _sums: dict[tuple[date, int], date] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = HOLIDAYS_FILE) -> WorkCalendar:
@@ -56,10 +57,14 @@ class WorkCalendar:
 
     def add_working_days(self, start: date, count: int) -> date:
         """The ``count``-th working day after ``start`` (start itself not counted)."""
+        known = self._sums.get((start, count))
+        if known is not None:
+            return known
         day = start
         remaining = count
         while remaining > 0:
             day += timedelta(days=1)
             if self.is_workday(day):
                 remaining -= 1
+        self._sums[(start, count)] = day
         return day

@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+
 from portal.dates import DateError, add_months, format_zh, parse_date
 from portal.identifiers import IdentifierError, normalise_ric, normalise_uscc, ric_check_digit, upgrade_ric15
 from portal.normalize import clean_line, clean_text
@@ -78,3 +79,16 @@ def test_clean_line_strips_control_characters_and_folds_width() -> None:
 
 def test_clean_text_keeps_paragraphs() -> None:
     assert clean_text("第一段\r\n\r\n第二段\x1b") == "第一段\n第二段"
+
+
+def test_uscc_check_character_agrees_with_stdnum() -> None:
+    import random
+
+    from stdnum.cn import uscc
+
+    from portal.identifiers import USCC_ALPHABET, uscc_check_character
+
+    rng = random.Random(20261123)
+    for _ in range(2_000):
+        body = "".join(rng.choice(USCC_ALPHABET) for _ in range(17))
+        assert uscc_check_character(body) == uscc.calc_check_digit(body)
