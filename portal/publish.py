@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from portal.actions import load_overrides
 from portal.audit import AuditLog
 from portal.ingest import IngestError, SourceSpec, run_ingest
 from portal.ingest_worker import display_name
-from portal.settings import SNAPSHOTS_KEPT
+from portal.settings import SHANGHAI, SNAPSHOTS_KEPT
 
 RELEASE_FILE = "release.json"
 SITE_DIR = "site"
@@ -84,10 +84,33 @@ SiteBuilder = Callable[[Path, Path, Path | None], None]  # (snapshot dir, output
 IndexBuilder = Callable[[Path, Path], None]  # (snapshot dir, index file)
 
 
-def default_site_builder(snapshot_dir: Path, out_dir: Path, previous_site: Path | None) -> None:
-    from portal.site.release import build_release_site
+SITE_STORE_DIR = "site-store"  # the rebuild cache's index, one per release (copied, never shared)
+SITE_SETTINGS_ENV = "PORTAL_SITE_SETTINGS"  # Pelican settings file; default pelicanconf.py, production publishconf.py
 
-    build_release_site(snapshot_dir, out_dir, previous_site)
+
+def default_site_builder(snapshot_dir: Path, out_dir: Path, previous_site: Path | None) -> None:
+    """Build the release's site, reusing the previous release's unchanged entry and list pages.
+
+    The previous release's ``entries/`` and ``lists/`` are hard-linked into the new site first (no data is
+    copied) and its page-store index is copied; the plugin then rewrites only pages whose inputs changed.
+    It writes every page to a temporary file and renames it into place, which gives the page a new inode:
+    a hard-linked file of the previous release is never modified, so rollback stays exact.
+    """
+    from portal.site.build import ROOT, build_site
+    from portal.site.store import MANAGED_DIRS
+
+    store = out_dir.parent / SITE_STORE_DIR
+    if previous_site is not None and previous_site.exists():
+        for name in MANAGED_DIRS:
+            if (previous_site / name).is_dir():
+                shutil.copytree(previous_site / name, out_dir / name, copy_function=os.link)
+        previous_store = previous_site.parent / SITE_STORE_DIR
+        if previous_store.is_dir():
+            shutil.copytree(previous_store, store)
+    settings_file = Path(os.environ.get(SITE_SETTINGS_ENV, ROOT / "pelicanconf.py"))
+    # Absolute paths: Pelican resolves relative ones against the settings file, not the working directory.
+    build_site({"PORTAL_SNAPSHOT": str(snapshot_dir.resolve()), "OUTPUT_PATH": str(out_dir.resolve()),
+                "PORTAL_PAGE_STORE": str(store.resolve())}, settings_file)
 
 
 def default_index_builder(snapshot_dir: Path, index_path: Path) -> None:
@@ -132,9 +155,9 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
         record.update(snapshot=version_dir.name, counts=result.manifest["counts"],
                       changes=result.manifest["changes"], sources_detail=result.manifest["sources"],
                       checksums={name: f["sha256"] for name, f in result.manifest["files"].items()})
-        staging.mkdir()
         step = "site"
         _say(progress, step)
+        staging.mkdir()
         site_builder(version_dir, staging / SITE_DIR,
                      previous_release / SITE_DIR if previous_release else None)
         step = "index"
@@ -175,14 +198,15 @@ def _explain(exc: BaseException) -> tuple[str, str]:
 
 
 def _commit_release(layout: Layout, staging: Path, version_dir: Path, as_of: date, trigger: str) -> Path:
-    created = snap.now_shanghai()
-    name = f"r{created.strftime('%Y%m%dT%H%M%S')}-{version_dir.name.split('-')[-1]}"
+    created = datetime.now(SHANGHAI)
+    # Microseconds in the name keep releases in publish order when sorted, even within one second.
+    name = f"r{created.strftime('%Y%m%dT%H%M%S%f')}-{version_dir.name.split('-')[-1]}"
     final = layout.releases / name
     suffix = 1
     while final.exists():
         final = layout.releases / f"{name}.{suffix}"
         suffix += 1
-    info = {"release": final.name, "snapshot": version_dir.name, "created_at": created.isoformat(),
+    info = {"release": final.name, "snapshot": version_dir.name, "created_at": created.isoformat(timespec="seconds"),
             "data_as_of": as_of.isoformat(), "trigger": trigger}
     (staging / RELEASE_FILE).write_bytes(orjson.dumps(info, option=orjson.OPT_INDENT_2))
     os.rename(staging, final)

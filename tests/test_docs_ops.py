@@ -389,8 +389,6 @@ def test_nightly_does_not_overlap_a_running_night(tmp_path: Path) -> None:
     assert not (tmp_path / "var" / "audit.db").exists()
 
 
-@pytest.mark.xfail(strict=False, reason="portal publish's site step (portal.site.release) is being integrated "
-                                        "by the lead; passes once `portal publish` is complete")
 def test_nightly_publishes_the_inbox(tmp_path: Path) -> None:
     code = write_department_csv(tmp_path / "inbox" / "税务局" / "2026-11.csv", name="达州市夜间发布测试有限公司")
     result = run_nightly(tmp_path)

@@ -1,0 +1,81 @@
+"""Pelican plugin of the credit portal: our generator, date filters, explicit-slug check and Pagefind.
+
+Enable with ``PLUGINS = ["portal.site"]`` (pelicanconf.py does). Public entry points:
+
+- :func:`register` — called by Pelican.
+- :func:`portal.site.build.build_site` — build the site in-process from a settings file and overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pelican import signals
+
+from portal.site.formatting import JINJA_FILTERS
+from portal.site.generator import PortalGenerator
+from portal.site.store import MANAGED_DIRS
+
+logger = logging.getLogger(__name__)
+
+ASCII_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Pagefind indexes only editorial content; list entries are searched through the API.
+PAGEFIND_GLOB = "{notices,cases,policies}/**/*.html"
+
+
+class ExplicitSlugError(ValueError):
+    """Content without an explicit ASCII slug: its URL would depend on its title."""
+
+
+def configure(pelican: Any) -> None:
+    """Add our Jinja filters; keep the store-managed directories out of Pelican's output clean-up."""
+    pelican.settings.setdefault("JINJA_FILTERS", {}).update(JINJA_FILTERS)
+    retention = list(pelican.output_retention or [])
+    for directory in MANAGED_DIRS:
+        if directory not in retention:
+            retention.append(directory)
+    pelican.output_retention = retention
+
+
+def get_generators(pelican: Any) -> type[PortalGenerator]:
+    return PortalGenerator
+
+
+def require_explicit_slug(content: Any) -> None:
+    """Refuse articles and pages whose slug is not written in the file, or is not lower-case ASCII."""
+    if type(content).__name__ not in ("Article", "Page"):
+        return
+    slug = content.metadata.get("slug")
+    source = getattr(content, "source_path", "?")
+    problem = None
+    if not slug:
+        problem = f"{source}: no Slug: metadata; permalinks must not come from titles"
+    elif not ASCII_SLUG.match(slug):
+        problem = f"{source}: slug {slug!r} is not lower-case ASCII words joined by '-'"
+    if problem:
+        # Pelican swallows the exception's text unless DEBUG is on, so say it here first.
+        logger.error("%s (the file is not published)", problem)
+        raise ExplicitSlugError(problem)
+
+
+def run_pagefind(pelican: Any) -> None:
+    """Index policies and notices with Pagefind after the build (setting PORTAL_PAGEFIND)."""
+    if not pelican.settings.get("PORTAL_PAGEFIND", True):
+        return
+    output = Path(pelican.output_path)
+    result = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(output), "--glob", PAGEFIND_GLOB,
+                             "--force-language", "zh", "--silent"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"pagefind failed ({result.returncode}): {result.stderr or result.stdout}")
+
+
+def register() -> None:
+    signals.initialized.connect(configure)
+    signals.get_generators.connect(get_generators)
+    signals.content_object_init.connect(require_explicit_slug)
+    signals.finalized.connect(run_pagefind)
