@@ -16,6 +16,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,13 +32,17 @@ from portal.catalogue import Catalogue, load_catalogue
 from portal.digest import load_key
 from portal.ingest_worker import (
     Batch,
+    BatchValidator,
     IngestError,
+    RawBatch,
     SourceDone,
     SourceSpec,
     StagedRow,
     WorkContext,
     content_hash,
+    display_name,
     process_source,
+    read_batches,
 )
 from portal.lifecycle import CONFLICT, TOMBSTONE_REASON, WITHHELD_REASONS
 from portal.masking import MaskingPolicy, load_policy
@@ -78,14 +83,14 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
     try:
         with tempfile.TemporaryDirectory(dir=snapshots_root, prefix=".stage-") as work:
             builder = _SnapshotBuilder(Path(work) / "stage.db", staging_dir, as_of)
-            n_workers = min(workers or os.cpu_count() or 1, INGEST_MAX_WORKERS, len(sources))
+            n_workers = min(workers or os.cpu_count() or 1, INGEST_MAX_WORKERS)
             messages = (_parallel(sources, ctx, n_workers) if n_workers > 1 else
                         (m for i, s in enumerate(sources) for m in process_source(i, s, ctx)))
             for message in messages:
                 if isinstance(message, Batch):
                     builder.add_batch(message)
                     if progress:
-                        progress(Path(sources[message.source_index].spec).name, message.rows_read)
+                        progress(display_name(sources[message.source_index].spec), message.rows_read)
                 else:
                     builder.finish_source(message)
             builder.apply_conflict_rule()
@@ -102,39 +107,53 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
     return IngestResult(version_dir, snap.read_manifest(version_dir), manifest["calendar_fallback_years"])
 
 
-def _worker(queue: Any, tasks: Any, sources: Sequence[SourceSpec], ctx: WorkContext) -> None:
-    """Worker process: take source indexes until none are left; send batches, then an exit marker."""
-    while True:
-        index = tasks.get()
-        if index is None:
-            queue.put(("exit", None))
-            return
-        try:
-            for message in process_source(index, sources[index], ctx):
-                queue.put(("msg", message))
-        except IngestError as exc:
-            queue.put(("error", (exc.zh, exc.en)))
-            return
-        except Exception as exc:  # a bug in a worker must fail the import, not hang it
-            queue.put(("error", (f"内部错误：{type(exc).__name__}: {exc}", f"internal error: {exc!r}")))
-            return
+def _validate_worker(tasks: Any, results: Any, ctx: WorkContext) -> None:
+    """Worker process: validate raw batches until the sentinel; a bug fails the import, never hangs it."""
+    validate = BatchValidator(ctx)
+    try:
+        while (raw := tasks.get()) is not None:
+            results.put(("msg", validate(raw)))
+    except Exception as exc:
+        results.put(("error", (f"内部错误：{type(exc).__name__}: {exc}", f"internal error: {exc!r}")))
+    results.put(("exit", None))
 
 
 def _parallel(sources: Sequence[SourceSpec], ctx: WorkContext, n_workers: int) -> Iterator[Batch | SourceDone]:
+    """Read sources in a thread of this process, validate in ``n_workers`` processes, yield their results.
+
+    Reading and parsing a row costs a few microseconds; validating it costs most of the import, so one
+    reader feeds all cores, and one large file is parallel too. Bounded queues keep memory flat.
+    """
     mp = multiprocessing.get_context("fork")  # workers inherit the loaded catalogue, policy and key
-    queue = mp.Queue(maxsize=INGEST_QUEUE_BATCHES)
-    tasks = mp.Queue()
-    for index in sorted(range(len(sources)), key=lambda i: -_size_hint(sources[i])):  # biggest first
-        tasks.put(index)
-    for _ in range(n_workers):
-        tasks.put(None)
-    procs = [mp.Process(target=_worker, args=(queue, tasks, sources, ctx), daemon=True) for _ in range(n_workers)]
+    tasks = mp.Queue(maxsize=2 * n_workers)
+    results = mp.Queue(maxsize=INGEST_QUEUE_BATCHES)
+    procs = [mp.Process(target=_validate_worker, args=(tasks, results, ctx), daemon=True)
+             for _ in range(n_workers)]
     for proc in procs:
         proc.start()
+
+    def feed() -> None:
+        try:
+            for index, source in enumerate(sources):
+                for message in read_batches(index, source):
+                    if isinstance(message, RawBatch):
+                        tasks.put(message)
+                    else:
+                        results.put(("msg", message))
+        except IngestError as exc:
+            results.put(("error", (exc.zh, exc.en)))
+        except Exception as exc:
+            results.put(("error", (f"内部错误：{type(exc).__name__}: {exc}", f"internal error: {exc!r}")))
+        finally:
+            for _ in procs:
+                tasks.put(None)
+
+    reader = threading.Thread(target=feed, name="ingest-reader", daemon=True)
+    reader.start()
     running = n_workers
     try:
         while running:
-            kind, payload = queue.get()
+            kind, payload = results.get()
             if kind == "msg":
                 yield payload
             elif kind == "exit":
@@ -179,6 +198,7 @@ class _SnapshotBuilder:
         self.rejected_rows = 0
         self.reports: dict[int, dict[str, Any]] = {}
         self.duplicates: Counter[int] = Counter()
+        self.rejected_by_source: Counter[int] = Counter()
         self.unknown_columns: list[dict[str, Any]] = []
         self.fallback_years: set[int] = set()
 
@@ -187,6 +207,8 @@ class _SnapshotBuilder:
     def add_batch(self, batch: Batch) -> None:
         self.db.executemany("INSERT INTO rejects VALUES (?,?,?,?,?)", batch.rejects)
         self.rejected_rows += batch.rejected_rows
+        self.rejected_by_source[batch.source_index] += batch.rejected_rows
+        self.fallback_years.update(batch.fallback_years)
         insert = "INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING"
         for row in batch.staged:
             if self.db.execute(insert, row).rowcount == 0:
@@ -218,7 +240,6 @@ class _SnapshotBuilder:
         self.rows_read += done.report["rows"]
         if done.unknown:
             self.unknown_columns.append(done.unknown)
-        self.fallback_years.update(done.fallback_years)
 
     # --- rules across rows --------------------------------------------------------------------------
 
@@ -253,7 +274,7 @@ class _SnapshotBuilder:
         sources = []
         for index in sorted(self.reports):
             report = dict(self.reports[index])
-            report["rejected"] += self.duplicates[index]
+            report["rejected"] = self.rejected_by_source[index] + self.duplicates[index]
             sources.append(report)
         rejects = snap.RejectsWriter(self.out_dir / snap.REJECTS)
         for source_index, row, field_name, zh, en in self.db.execute(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -18,7 +18,7 @@ import orjson
 from portal.actions import Override
 from portal.catalogue import Catalogue
 from portal.digest import Digester
-from portal.headers import map_headers, require_columns
+from portal.headers import HeaderMapping, map_headers, require_columns
 from portal.importers import SourceError, open_source
 from portal.importers.sql_reader import safe_url
 from portal.lifecycle import evaluate
@@ -64,20 +64,35 @@ class WorkContext:
 
 
 @dataclass
-class Batch:
+class RawBatch:
+    """Rows as read, on their way to a validating worker (raw values: never leaves the ingest step)."""
+
     source_index: int
-    rows_read: int  # rows read in this source so far
+    table_name: str
+    batch_id: str  # sha256 prefix of the source
+    n_headers: int
+    mapping: HeaderMapping
+    rows: list[tuple[int, list[str | None]]]
+    rows_read: int  # rows read in this source so far, this batch included
+
+
+@dataclass
+class Batch:
+    """Validated rows: staged (public, masked) entries and rejects."""
+
+    source_index: int
+    rows_read: int
     staged: list[StagedRow]
     rejects: list[RejectLine]
     rejected_rows: int  # rows of this batch rejected by validation
+    fallback_years: list[int] = field(default_factory=list)
 
 
 @dataclass
 class SourceDone:
     source_index: int
-    report: dict[str, Any]
+    report: dict[str, Any]  # rows read etc.; "rejected" is filled in by the parent from the batches
     unknown: dict[str, Any] | None
-    fallback_years: list[int]
 
 
 def display_name(spec: str) -> str:
@@ -93,8 +108,8 @@ def display_name(spec: str) -> str:
         return spec.split("://", 1)[0] + "://***"
 
 
-def process_source(index: int, source: SourceSpec, ctx: WorkContext) -> Iterator[Batch | SourceDone]:
-    """Read, validate and evaluate one source; raises IngestError if it cannot be read as a whole."""
+def read_batches(index: int, source: SourceSpec) -> Iterator[RawBatch | SourceDone]:
+    """Read one source in batches of raw rows; raises IngestError if it cannot be read as a whole."""
     try:
         table = open_source(source.spec, sheet=source.sheet, table=source.table, query=source.query,
                             fmt=source.fmt)
@@ -104,48 +119,74 @@ def process_source(index: int, source: SourceSpec, ctx: WorkContext) -> Iterator
         shown = display_name(source.spec)
         raise IngestError(f"来源“{shown}”无法导入：{exc.message_zh}",
                           f"source {shown!r} cannot be imported: {exc.message_en}") from exc
-    validator = RowValidator(catalogue=ctx.catalogue, policy=ctx.policy, digester=Digester(ctx.key),
-                             implied_list=mapping.template,
-                             infer_subject_type="subject_type" not in mapping.columns.values())
-    calendar = WorkCalendar.load()
-    provenance_tail = f',"batch":"{table.sha256[:12]}","imported_at":"{ctx.imported_at}"}}}}'.encode()
-    provenance_head = b',"source":{"file":' + orjson.dumps(table.name) + b',"row":'
-    n_headers = len(table.headers)
-    batch = Batch(index, 0, [], [], 0)
-    read = rejected = 0
+    rows: list[tuple[int, list[str | None]]] = []
+    read = 0
+    batch_id = table.sha256[:12]
+
+    def batch() -> RawBatch:
+        return RawBatch(index, table.name, batch_id, len(table.headers), mapping, rows, read)
+
     try:
-        for row_number, values in table.rows():
+        for row in table.rows():
+            rows.append(row)
             read += 1
+            if len(rows) >= INGEST_BATCH_ROWS:
+                yield batch()
+                rows = []
+    except SourceError as exc:
+        raise IngestError(f"读取“{table.name}”第{read + table.header_row}行附近时出错：{exc.message_zh}",
+                          f"reading {table.name!r} failed near row {read + table.header_row}: {exc.message_en}"
+                          ) from exc
+    yield batch()
+    unknown = None
+    if mapping.unknown or mapping.duplicates:
+        unknown = {"source": table.name, "columns": list(mapping.unknown), "duplicates": list(mapping.duplicates)}
+    report = {"name": table.name, "kind": table.kind, "encoding": table.encoding, "sha256": table.sha256,
+              "rows": read, "rejected": 0, "template": mapping.template, "layout": mapping.layout}
+    yield SourceDone(index, report, unknown)
+
+
+class BatchValidator:
+    """Validates raw batches of any source; keeps one RowValidator per source."""
+
+    def __init__(self, ctx: WorkContext) -> None:
+        self.ctx = ctx
+        self.calendar = WorkCalendar.load()
+        self._validators: dict[int, RowValidator] = {}
+
+    def __call__(self, raw: RawBatch) -> Batch:
+        validator = self._validators.get(raw.source_index)
+        if validator is None:
+            validator = RowValidator(
+                catalogue=self.ctx.catalogue, policy=self.ctx.policy, digester=Digester(self.ctx.key),
+                implied_list=raw.mapping.template,
+                infer_subject_type="subject_type" not in raw.mapping.columns.values())
+            self._validators[raw.source_index] = validator
+        index, mapping, n_headers = raw.source_index, raw.mapping, raw.n_headers
+        provenance_head = b',"source":{"file":' + orjson.dumps(raw.table_name) + b',"row":'
+        provenance_tail = f',"batch":"{raw.batch_id}","imported_at":"{self.ctx.imported_at}"}}}}'.encode()
+        batch = Batch(index, raw.rows_read, [], [], 0)
+        for row_number, values in raw.rows:
             if len(values) > n_headers and any(v not in (None, "") for v in values[n_headers:]):
                 problems = [Problem("row", "该行的列数多于表头", "row has more cells than the header")]
             else:
                 result = validator.validate(mapping.pick(values))
                 if isinstance(result, ValidRow):
-                    batch.staged.append(_stage(result, ctx, calendar, index, row_number,
+                    batch.staged.append(_stage(result, self.ctx, self.calendar, index, row_number,
                                                provenance_head, provenance_tail))
-                    problems = []
-                else:
-                    problems = result
-            if problems:
-                rejected += 1
-                batch.rejected_rows += 1
-                batch.rejects.extend((index, row_number, p.field, p.zh, p.en) for p in problems)
-            if len(batch.staged) + batch.rejected_rows >= INGEST_BATCH_ROWS:
-                batch.rows_read = read
-                yield batch
-                batch = Batch(index, 0, [], [], 0)
-    except SourceError as exc:
-        raise IngestError(f"读取“{table.name}”第{read + table.header_row}行附近时出错：{exc.message_zh}",
-                          f"reading {table.name!r} failed near row {read + table.header_row}: {exc.message_en}"
-                          ) from exc
-    batch.rows_read = read
-    yield batch
-    unknown = None
-    if mapping.unknown or mapping.duplicates:
-        unknown = {"source": table.name, "columns": list(mapping.unknown), "duplicates": list(mapping.duplicates)}
-    report = {"name": table.name, "kind": table.kind, "encoding": table.encoding, "sha256": table.sha256,
-              "rows": read, "rejected": rejected, "template": mapping.template, "layout": mapping.layout}
-    yield SourceDone(index, report, unknown, sorted(calendar.fallback_years))
+                    continue
+                problems = result
+            batch.rejected_rows += 1
+            batch.rejects.extend((index, row_number, p.field, p.zh, p.en) for p in problems)
+        batch.fallback_years = sorted(self.calendar.fallback_years)
+        return batch
+
+
+def process_source(index: int, source: SourceSpec, ctx: WorkContext) -> Iterator[Batch | SourceDone]:
+    """Read and validate one source in this process (the single-worker path)."""
+    validate = BatchValidator(ctx)
+    for message in read_batches(index, source):
+        yield validate(message) if isinstance(message, RawBatch) else message
 
 
 def _stage(row: ValidRow, ctx: WorkContext, calendar: WorkCalendar, source_index: int, row_number: int,

@@ -110,7 +110,21 @@ def default_site_builder(snapshot_dir: Path, out_dir: Path, previous_site: Path 
     settings_file = Path(os.environ.get(SITE_SETTINGS_ENV, ROOT / "pelicanconf.py"))
     # Absolute paths: Pelican resolves relative ones against the settings file, not the working directory.
     build_site({"PORTAL_SNAPSHOT": str(snapshot_dir.resolve()), "OUTPUT_PATH": str(out_dir.resolve()),
-                "PORTAL_PAGE_STORE": str(store.resolve())}, settings_file)
+                "PORTAL_PAGE_STORE": str(store.resolve()), "JINJA_ENVIRONMENT": escaping_jinja_environment()},
+               settings_file)
+
+
+def escaping_jinja_environment() -> dict[str, Any]:
+    """Pelican's Jinja settings with autoescape on.
+
+    Pelican's default Jinja environment does not escape, so a department file with ``<script>`` in a subject
+    name or in the facts would put live markup on entry and list pages (tests/test_hostile_content.py). Every
+    value is escaped unless it is ``Markup`` (our filters return it) or marked ``| safe`` in a template (only the
+    HTML that Pelican renders from ``content/``). Belongs in pelicanconf.py as well; see docs/hardening.md.
+    """
+    from pelican.settings import DEFAULT_CONFIG
+
+    return {**DEFAULT_CONFIG["JINJA_ENVIRONMENT"], "autoescape": True}
 
 
 def default_index_builder(snapshot_dir: Path, index_path: Path) -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from search_api.engine import Engine
 from search_api.engines import make_engine
 from search_api.errors import install_error_handlers
-from search_api.middleware import HardeningMiddleware, forwarded_ip_getter, install_uvicorn_log_redaction
+from search_api.middleware import (
+    EnvelopeCORSMiddleware,
+    HardeningMiddleware,
+    forwarded_ip_getter,
+    install_uvicorn_log_redaction,
+)
 from search_api.routes import AppState, health_router, router
 from search_api.settings import API_PREFIX, Settings
 
@@ -32,18 +37,20 @@ Every error has the body `{"error": {"code": "...", "message": "中文说明"}}`
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               today: Callable[[], date] = today_in_shanghai) -> FastAPI:
-    """Build the app. ``engine`` and ``today`` are injectable (tests pass a fixed date)."""
+               today: Callable[[], date] = today_in_shanghai,
+               clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """Build the app. ``engine``, ``today`` and the rate limiters' ``clock`` (seconds) are injectable: tests pass
+    a fixed date, and a virtual clock to play an hour of rate-limited traffic in a second."""
     settings = settings or Settings()
     app = FastAPI(title="信用门户检索接口 / Credit portal search API", version="1.0.0", description=DESCRIPTION,
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
-    app.state.portal = AppState(settings, engine or make_engine(settings), today)
+    app.state.portal = AppState(settings, engine or make_engine(settings), today, clock)
     app.state.client_ip = forwarded_ip_getter(settings.trust_forwarded_for)
     install_error_handlers(app)
     install_uvicorn_log_redaction()
     app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)
-    app.add_middleware(CORSMiddleware, allow_origins=[settings.site_origin], allow_methods=["GET", "POST"],
+    app.add_middleware(EnvelopeCORSMiddleware, allow_origins=[settings.site_origin], allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type", "X-API-Key"], max_age=600)
     app.add_middleware(HardeningMiddleware, max_body_bytes=settings.max_body_bytes,
                        access_log=settings.access_log, client_ip=app.state.client_ip)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import orjson
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from search_api.errors import STATUS_ERRORS
@@ -26,10 +31,23 @@ DOCS_CSP = ("default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr
             "connect-src 'self'; frame-ancestors 'none'")
 
 
+# Anything that may be a resident ID number (18 characters, or the legacy 15 digits): any run of 15 or more
+# digits, single spaces or hyphens between them allowed (people type "511702 19850312 123X"), wherever it
+# stands (a path such as /subjects/{ID number}, or a "non-personal" filter such as list_code filled with a
+# number). Logged as <id>; an all-digit entry id is caught too, which costs nothing.
+DIGIT_RUN = re.compile(r"\d(?:[ \-]?\d){14,}[Xx]?")
+
+
+def redact_path(path: str) -> str:
+    return DIGIT_RUN.sub("<id>", unquote(path))
+
+
 def redact_query(query_string: str) -> str:
     parts = []
     for name, value in parse_qsl(query_string, keep_blank_values=True):
-        parts.append(f"{name}={value}" if name in LOGGABLE_PARAMS else f"{name}=<{len(value)}>")
+        loggable = name in LOGGABLE_PARAMS and not DIGIT_RUN.search(value)
+        shown_name = DIGIT_RUN.sub("<id>", name)  # a stray "?<number>" arrives as a parameter name
+        parts.append(f"{name}={value}" if loggable else f"{shown_name}=<{len(value)}>")
     return "&".join(parts)
 
 
@@ -81,28 +99,48 @@ class HardeningMiddleware:
                 await _send_error(send_with_headers, 413)
                 return
             received = 0
+            too_large = False
 
             async def limited_receive() -> Message:
-                nonlocal received
+                nonlocal received, too_large
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
+                        too_large = True
                         raise _BodyTooLarge
                 return message
 
-            try:
-                await self.app(scope, limited_receive, send_with_headers)
-            except _BodyTooLarge:
-                if not status_holder["status"]:
-                    await _send_error(send_with_headers, 413)
+            async def send_unless_too_large(message: Message) -> None:
+                # FastAPI catches any exception raised while it reads the body and answers 400 itself; a
+                # body cut off by the limit must still answer 413, so the app's own answer is dropped.
+                if not too_large:
+                    await send_with_headers(message)
+
+            with contextlib.suppress(_BodyTooLarge):  # answered below
+                await self.app(scope, limited_receive, send_unless_too_large)
+            if too_large and not status_holder["status"]:
+                await _send_error(send_with_headers, 413)
         finally:
             if self.access_log:
                 took = (time.perf_counter() - started) * 1000
                 query = redact_query(scope.get("query_string", b"").decode("latin-1"))
                 # Never the body, never raw query values: see LOGGABLE_PARAMS.
-                access_logger.info("%s %s %s%s %d %.1fms", self.client_ip(scope), scope.get("method"), path,
+                access_logger.info("%s %s %s%s %d %.1fms", self.client_ip(scope), scope.get("method"), redact_path(path),
                                    "?" + query if query else "", status_holder["status"], took)
+
+
+class EnvelopeCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, but a refused preflight answers in the error envelope like every other
+    error (Starlette's own answer is the plain text "Disallowed CORS origin")."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
+        return JSONResponse({"error": {"code": "cors_refused", "message": "不允许该来源的跨域请求"}},
+                            status_code=response.status_code, headers=headers)
 
 
 class RedactUvicornAccessLog(logging.Filter):
@@ -110,9 +148,10 @@ class RedactUvicornAccessLog(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
-            path, _, query = args[2].partition("?")
-            record.args = (*args[:2], f"{path}?{redact_query(query)}", *args[3:])
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, question, query = args[2].partition("?")
+            redacted = redact_path(path) + (f"?{redact_query(query)}" if question else "")
+            record.args = (*args[:2], redacted, *args[3:])
         return True
 
 
@@ -125,9 +164,14 @@ def install_uvicorn_log_redaction() -> None:
 def forwarded_ip_getter(trust_forwarded_for: bool) -> Callable[[Scope], str]:
     def client_ip(scope: Scope) -> str:
         if trust_forwarded_for:
-            for key, value in scope.get("headers", []):
-                if key == b"x-forwarded-for":
-                    return value.decode("latin-1").split(",")[0].strip()
+            # The last address is the one our proxy added (or the only one, when it overwrites the header);
+            # everything before it was sent by the client and is free to forge, so the first entry would let a
+            # scraper pick a fresh rate-limit bucket for every request.
+            forwarded = [value for key, value in scope.get("headers", []) if key == b"x-forwarded-for"]
+            if forwarded:
+                last = forwarded[-1].decode("latin-1").split(",")[-1].strip()
+                if last:
+                    return last
         client = scope.get("client")
         return client[0] if client else "unknown"
 

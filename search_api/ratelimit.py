@@ -6,6 +6,7 @@ the effective limit by the worker count, which errs on the permissive side and i
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -14,6 +15,23 @@ from collections.abc import Callable
 
 # Most buckets kept at once; the least recently used are dropped first (a dropped bucket is simply full).
 MAX_TRACKED_CLIENTS = 100_000
+
+
+# One IPv6 customer gets a whole /64 (2^64 addresses); limiting per address would let a scraper rotate them.
+IPV6_CLIENT_PREFIX = 64
+
+
+def rate_limit_key(client_ip: str) -> str:
+    """The bucket key of a client address: IPv4 as it is, IPv6 as its /64 network, anything else unchanged."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
+    return str(address)
 
 
 class TokenBucket:

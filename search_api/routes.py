@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from search_api.models import (
     CheckHit,
     CheckRequest,
     CheckResponse,
+    EntryOut,
     ErrorResponse,
     GoneResponse,
     Health,
@@ -34,7 +36,7 @@ from search_api.models import (
     StatsResponse,
     SubjectResponse,
 )
-from search_api.ratelimit import RateLimiter
+from search_api.ratelimit import RateLimiter, rate_limit_key
 from search_api.settings import (
     DEFAULT_CHANGES_PER_PAGE,
     DEFAULT_PER_PAGE,
@@ -56,6 +58,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                                 (429, "Rate limited (see Retry-After)"), (500, "Internal error"),
                                 (503, "Index unavailable or query time limit exceeded"))
 }
+# Every 429 carries Retry-After (seconds); documented so that clients and schema checks can rely on it.
+ERRORS[429]["headers"] = {"Retry-After": {"description": "Seconds to wait before the next request",
+                                          "required": True, "schema": {"type": "integer", "minimum": 1}}}
+# Operations that take a body can be refused by the body size limit (HardeningMiddleware).
+BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "Request body larger than PORTAL_MAX_BODY_BYTES"}}
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -65,14 +73,15 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="K
 class AppState:
     """What the handlers share: settings, engine, clock and rate limiters."""
 
-    def __init__(self, settings: Settings, engine: Engine, today: Any) -> None:
+    def __init__(self, settings: Settings, engine: Engine, today: Any,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.engine = engine
         self.today = today
         burst = settings.rate_burst_factor
-        self.search_limiter = RateLimiter(settings.rate_search_per_minute, burst)
-        self.person_limiter = RateLimiter(settings.rate_person_per_minute, burst)
-        self.check_limiter = RateLimiter(settings.rate_check_per_minute, burst)
+        self.search_limiter = RateLimiter(settings.rate_search_per_minute, burst, clock)
+        self.person_limiter = RateLimiter(settings.rate_person_per_minute, burst, clock)
+        self.check_limiter = RateLimiter(settings.rate_check_per_minute, burst, clock)
 
 
 def state(request: Request) -> AppState:
@@ -83,7 +92,8 @@ StateDep = Annotated[AppState, Depends(state)]
 
 
 def client_ip(request: Request) -> str:
-    return request.app.state.client_ip(request.scope)
+    """The rate-limit key of the caller: its IP address, IPv6 grouped by /64 (see ``rate_limit_key``)."""
+    return rate_limit_key(request.app.state.client_ip(request.scope))
 
 
 def limit(limiter: RateLimiter, key: str) -> None:
@@ -136,6 +146,10 @@ def search(
         q=q, today=app.today(), list_kind=list_kind.value if list_kind else None, list_code=list_code,
         subject_type=subject_type.value if subject_type else None, authority=authority, region=region,
         decided_from=decided_from, decided_to=decided_to, offset=(page - 1) * per_page, limit=per_page))
+    if not persons_only and any(hit.get("is_person") for hit in result.hits):
+        # A page that shows persons costs a person token too, whatever the filters: otherwise a scraper
+        # would read persons at the (much higher) search rate by leaving subject_type out.
+        limit(app.person_limiter, client_ip(request))
     return {"total": {"value": result.total, "relation": result.relation},
             "hits": [as_hit(hit) for hit in result.hits], "facets": result.facets, "page": page,
             "per_page": per_page, "data_as_of": data_as_of(app),
@@ -143,13 +157,15 @@ def search(
 
 
 @router.get("/entries/{entry_id}", summary="名单条目 / One entry",
-            responses={200: {"description": "The public entry", "content": {"application/json": {}}},
+            responses={200: {"model": EntryOut, "description": "The public entry"},
                        410: {"model": GoneResponse, "description": "Withdrawn: tombstone only"}})
 def entry(request: Request, app: StateDep,
           entry_id: Annotated[str, Path(max_length=64, examples=["5f2b9c0e41d7a3b8"])]) -> JSONResponse:
     limit(app.search_limiter, client_ip(request))
     found = app.engine.get(entry_id, app.today())
     if found.entry is not None:
+        if found.entry.get("is_person"):
+            limit(app.person_limiter, client_ip(request))  # see search(): persons cost a person token
         return JSONResponse(found.entry)
     if found.tombstone is not None:
         raise ApiError(410, "withdrawn", "该信息已停止公示", extra={"tombstone": found.tombstone})
@@ -173,7 +189,8 @@ def subject(request: Request, app: StateDep,
 
 @router.post("/lookup", response_model=LookupResponse, summary="证件号码精确查询 / Exact lookup by ID number",
              description="The number is compared through its keyed digest only; it is never stored or logged. "
-                         "Rate limited more strictly than search.")
+                         "Rate limited more strictly than search.",
+             responses=BODY_TOO_LARGE)
 def lookup(request: Request, app: StateDep, body: LookupRequest) -> dict[str, Any]:
     limit(app.person_limiter, client_ip(request))
     digest = digest_number(body.id_number, app.settings.hmac_key.get_secret_value())
@@ -199,7 +216,8 @@ def api_client(request: Request, api_key: Annotated[str | None, Security(api_key
              description="Up to 1,000 subjects per call, each by USCC, ID number (digest) or exact name. Requires "
                          "an API key in `X-API-Key`.",
              responses={401: {"model": ErrorResponse, "description": "No API key"},
-                        403: {"model": ErrorResponse, "description": "Invalid or revoked API key"}})
+                        403: {"model": ErrorResponse, "description": "Invalid or revoked API key"},
+                        **BODY_TOO_LARGE})
 def check(app: StateDep, body: CheckRequest, client: Annotated[str, Depends(api_client)]) -> dict[str, Any]:
     limit(app.check_limiter, client)
     today = app.today()
@@ -227,7 +245,8 @@ def check(app: StateDep, body: CheckRequest, client: Annotated[str, Depends(api_
 
 
 @router.get("/lists", response_model=ListsResponse, summary="名单目录 / Catalogue of lists")
-def lists(app: StateDep) -> dict[str, Any]:
+def lists(request: Request, app: StateDep) -> dict[str, Any]:
+    limit(app.search_limiter, client_ip(request))
     meta = app.engine.meta()
     counts = app.engine.stats(app.today())["by_list_code"]
     measures = snapshot.measures()
@@ -255,8 +274,13 @@ def measures_for(measures: dict[str, Any], code: str, kind: str | None) -> list[
 
 
 @router.get("/stats", response_model=StatsResponse, summary="统计 / Counts by list, authority, region, month")
-def stats(app: StateDep) -> dict[str, Any]:
+def stats(request: Request, app: StateDep) -> dict[str, Any]:
+    limit(app.search_limiter, client_ip(request))
     return {**app.engine.stats(app.today()), "data_as_of": data_as_of(app)}
+
+
+# Positions in the change feed fit in 18 digits (a signed 64-bit SQLite INTEGER holds 19).
+MAX_CURSOR_DIGITS = 18
 
 
 def encode_cursor(position: int) -> str:
@@ -267,7 +291,9 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, position = text.split(":", 1)
-        if prefix != "c1" or not position.isdigit():
+        # ASCII digits only (str.isdigit also accepts other scripts), and short enough for a SQLite
+        # INTEGER: a forged huge position used to reach the engine and fail there with a 500.
+        if prefix != "c1" or not (position.isascii() and position.isdigit()) or len(position) > MAX_CURSOR_DIGITS:
             raise ValueError(cursor)
         return int(position)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
@@ -278,11 +304,14 @@ def decode_cursor(cursor: str) -> int:
             description="Changes (added / updated / withdrawn) in feed order, oldest first. Keyset paging: pass "
                         "`next_cursor` back as `cursor` until it is null.")
 def changes(
+    request: Request,
     app: StateDep,
     since: Annotated[date | None, Query(description="Only changes on or after this date (ISO)")] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit_: Annotated[int, Query(alias="limit", ge=1, le=MAX_CHANGES_PER_PAGE)] = DEFAULT_CHANGES_PER_PAGE,
 ) -> dict[str, Any]:
+    # Rate limited like searches: a `since` beyond the feed scans it to the end on every call.
+    limit(app.search_limiter, client_ip(request))
     after = decode_cursor(cursor) if cursor else 0
     records, next_position = app.engine.changes(since, after, limit_)
     return {"changes": records, "next_cursor": encode_cursor(next_position) if next_position else None,

@@ -320,9 +320,10 @@ def test_body_size_limit(built: Path) -> None:
 def test_rate_limits_answer_429_with_retry_after(built: Path) -> None:
     settings = make_settings(built, rate_search_per_minute=3, rate_person_per_minute=2, rate_burst_factor=1.0)
     with TestClient(create_app(settings, today=lambda: TEST_TODAY)) as limited:
-        statuses = [limited.get("/api/v1/search", params={"q": "达州"}).status_code for _ in range(4)]
+        organisations = {"q": "达州", "subject_type": "法人及非法人组织"}  # no person: search bucket only
+        statuses = [limited.get("/api/v1/search", params=organisations).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
-        blocked = limited.get("/api/v1/search", params={"q": "达州"})
+        blocked = limited.get("/api/v1/search", params=organisations)
         assert_envelope(blocked, 429, "rate_limited")
         assert int(blocked.headers["retry-after"]) >= 1
         # Person lookups have their own, stricter bucket.

@@ -125,14 +125,13 @@ def requests_within(per_minute: int, burst_factor: float, seconds: float) -> flo
 def persons_within(settings: Settings, seconds: float) -> float:
     """Most distinct persons one client can read in ``seconds``.
 
-    Every endpoint that shows a person costs a token of the search bucket (search, /entries, /subjects)
-    or of the person bucket (/lookup, subject_type=自然人 searches), and shows at most MAX_PER_PAGE persons
-    per request (a search page; /entries, /subjects and /lookup show one subject). /changes, /lists and
-    /stats show no person. /check needs an issued key and is not anonymous.
+    Every response that shows a person costs a token of the person bucket (/lookup, a search page with a
+    person on it, a person's /entries), whatever else it costs, and shows at most MAX_PER_PAGE persons (a
+    search page; /entries and /lookup show one subject). /subjects shows organisations; /changes, /lists
+    and /stats show no person. /check needs an issued key and is not anonymous.
     """
-    search = requests_within(settings.rate_search_per_minute, settings.rate_burst_factor, seconds)
     person = requests_within(settings.rate_person_per_minute, settings.rate_burst_factor, seconds)
-    return (search + person) * MAX_PER_PAGE
+    return person * MAX_PER_PAGE
 
 
 def lookups_within(settings: Settings, seconds: float) -> float:
@@ -176,7 +175,9 @@ def test_person_bucket_is_shared_by_lookups_and_person_searches(work: Path) -> N
     refused = client.post("/api/v1/lookup", json={"id_number": PERSON_ID})
     assert_envelope(refused, 429, "rate_limited")
     assert refused.headers["retry-after"] == "20"
-    assert client.get("/api/v1/search", params={"q": "王"}).status_code == 200  # organisations' bucket untouched
+    # Organisations only: the search bucket, untouched. A page with persons on it needs a person token.
+    assert client.get("/api/v1/search", params={"q": "王", "subject_type": "法人及非法人组织"}).status_code == 200
+    assert_envelope(client.get("/api/v1/search", params={"q": "王"}), 429, "rate_limited")
 
 
 def test_check_is_limited_per_key(work: Path) -> None:
@@ -309,10 +310,11 @@ def guessed_numbers() -> list[str]:
 
 
 def attack_for_an_hour(client: TestClient, clock: VirtualClock, plans: list[Plan], settings: Settings,
-                       *, bound: Any) -> set[str]:
+                       *, bound: Any) -> dict[str, float]:
     """Run the plans against the API for one virtual hour, waiting as Retry-After says; after every
-    answered request assert that no more persons were read than ``bound(settings, elapsed)``."""
-    persons: set[str] = set()
+    answered request assert that no more persons were read than ``bound(settings, elapsed)``. Returns the
+    persons read (entry ids; one entry per person here), each with the time it was first seen."""
+    persons: dict[str, float] = {}
     while clock.now <= HOUR:
         waits = []
         for plan in plans:
@@ -324,7 +326,9 @@ def attack_for_an_hour(client: TestClient, clock: VirtualClock, plans: list[Plan
             if response.status_code == 429:
                 waits.append(int(response.headers["retry-after"]))
                 continue
-            persons |= {hit["id"] for hit in plan.done(response) if hit["is_person"]}
+            for hit in plan.done(response):
+                if hit["is_person"]:
+                    persons.setdefault(hit["id"], clock.now)
             assert len(persons) <= bound(settings, clock.now), (len(persons), clock.now)
         if not waits and all(plan.next_request() is None for plan in plans):
             break
@@ -347,10 +351,13 @@ def test_enumerating_persons_is_bounded_per_hour(work: Path) -> None:
     assert search.allowed <= requests_within(2, 1.0, HOUR) and person.allowed <= requests_within(1, 1.0, HOUR)
     assert len(persons) <= persons_within(settings, HOUR)
     # A list this small is read completely within the hour (rate limits bound speed, not totals; see
-    # docs/security.md), but never faster than the bound allows: 300 persons need
-    # (300 / MAX_PER_PAGE - 3 burst requests) / 3 per minute = 1 minute at these settings.
-    assert crowd_ids <= persons
-    assert clock.now >= (CROWD_SIZE / MAX_PER_PAGE - 3) / 3 * 60
+    # docs/security.md), but never faster than the bound allows: 300 persons need (300 / MAX_PER_PAGE
+    # - 3 requests of burst) / 3 requests per minute = 1 minute at these settings. This attacker, one
+    # surname (30 persons) per search page, needs 10 search requests: 4 minutes.
+    assert crowd_ids <= set(persons)
+    complete_at = max(persons[entry_id] for entry_id in crowd_ids)
+    assert persons_within(settings, complete_at) >= CROWD_SIZE
+    assert complete_at >= (CROWD_SIZE / MAX_PER_PAGE - 3) / 3 * 60
 
 
 def test_guessing_id_numbers_is_bounded_per_hour(work: Path) -> None:
@@ -375,6 +382,19 @@ def test_documented_bounds_match_the_default_settings() -> None:
                    MAX_CHECK_SUBJECTS, defaults.max_body_bytes):
         assert number == int(number)
         assert f"{int(number):,}" in doc, f"{int(number):,} missing from docs/security.md"
+
+
+# --- XSS via data -------------------------------------------------------------------------------------
+
+def test_markup_in_data_is_never_served_as_markup(work: Path) -> None:
+    client = client_at(make_app(work), "203.0.113.7")
+    response = client.get("/api/v1/search", params={"q": "王伟商行"})
+    hit = response.json()["hits"][0]
+    assert hit["subject_name"] == "<script>alert(1)</script>王伟商行"  # data stays data, in JSON
+    assert hit["highlights"]["subject_name"] == "&lt;script&gt;alert(1)&lt;/script&gt;<mark>王伟商行</mark>"
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
 
 
 # --- body size, CORS ------------------------------------------------------------------------------------
@@ -473,7 +493,10 @@ def test_access_logs_never_contain_an_id_number(work: Path, served: str, capture
         ]
     assert [answer.status_code for answer in answers] == [200, 200, 422, 200, 404, 404, 404, 200, 422, 200]
     assert answers[7].json()["total"] == 1  # the number did reach the lookup
-    time.sleep(0.1)  # uvicorn logs after the response is sent
+    deadline = time.monotonic() + 5  # both lines are written after the response has been sent
+    while (min(captured_logs.getvalue().count(name) for name in ("uvicorn.access", "search_api.access"))
+           < len(answers) and time.monotonic() < deadline):
+        time.sleep(0.02)
     log = captured_logs.getvalue()
     lines = log.splitlines()
     assert sum(line.startswith("search_api.access") for line in lines) == len(answers)

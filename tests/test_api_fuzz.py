@@ -157,6 +157,6 @@ def test_refusals_by_limits_are_documented(api_key: str) -> None:
         lookup = limited["/api/v1/lookup"]["POST"].Case(body={"id_number": PERSON_ID})
         statuses = [lookup.call_and_validate(checks=CHECKS).status_code for _ in range(2)]
         assert statuses == [200, 429]
-        search = limited["/api/v1/search"]["GET"].Case(query={"q": "王伟"})
+        search = limited["/api/v1/search"]["GET"].Case(query={"q": "达州", "subject_type": "法人及非法人组织"})
         statuses = [search.call_and_validate(checks=CHECKS).status_code for _ in range(2)]
         assert statuses == [200, 429]

@@ -224,3 +224,25 @@ def test_production_mode_refuses_to_run_without_a_real_key(monkeypatch: pytest.M
         load_key()
     monkeypatch.setenv("PORTAL_HMAC_KEY", "k" * 40)
     assert load_key() == b"k" * 40
+
+
+def test_parallel_and_single_process_imports_give_the_same_snapshot(tmp_path: Path) -> None:
+    from portal.sample import write_samples
+
+    files = write_samples(tmp_path / "in", 600, as_of=AS_OF, formats=("csv-gbk", "csv-utf8"))
+    big = write_csv(tmp_path / "in" / "dupes.csv", [list(ROWS[0]), list(ROWS[0]), list(ROWS[1])])
+    sources = [SourceSpec(str(p)) for p in [*files, big]]
+
+    def public_files(workers: int) -> dict[str, list[bytes]]:
+        result = run_ingest(sources, tmp_path / f"s{workers}", as_of=AS_OF, key=KEY, workers=workers)
+        out = {}
+        for name in ("entries.jsonl", "withdrawn.jsonl", "rejects.csv", "changes.jsonl"):
+            lines = (result.version_dir / name).read_bytes().splitlines()
+            out[name] = [orjson.dumps({**(e := orjson.loads(x)), "source": {**e["source"], "imported_at": ""}})
+                         if name == "entries.jsonl" else x for x in lines]
+        return out
+
+    single, parallel = public_files(1), public_files(2)
+    assert single == parallel
+    duplicate_rejects = [r for r in single["rejects.csv"] if "重复记录".encode() in r]
+    assert len(duplicate_rejects) == 1 and b"dupes.csv,3," in duplicate_rejects[0]

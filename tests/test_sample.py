@@ -418,3 +418,43 @@ def test_sensitive_values(sample: tuple[Path, list[Path], dict], all_rows: list[
     assert any(re.fullmatch(r"\d{16,20}", v) for v in values)  # bank accounts (开户银行账号)
     assert not any(re.search(r"[\u4e00-\u9fff]", v) for v in values)  # no headers or names
     assert sensitive_values([]) == set()
+
+
+def test_real_ingest_rejects_exactly_the_invalid_rows_and_leaks_nothing(
+        sample: tuple[Path, list[Path], dict], tmp_path: Path) -> None:
+    """End to end through ``portal.ingest``: the manifest's intentions are what the importer finds."""
+    from portal.ingest import run_ingest
+    from portal.ingest_worker import SourceSpec
+
+    out, paths, manifest = sample
+    result = run_ingest([SourceSpec(str(p)) for p in paths], tmp_path / "snapshots", as_of=AS_OF,
+                        key=b"test-sample-key-0123456789abcdef0123", workers=1)
+    counts = result.manifest["counts"]
+    states: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    for entry in manifest["files"]:
+        states.update(entry["valid_by_state"])
+        kinds.update(entry["invalid_by_kind"])
+
+    assert counts["rows_read"] == ROWS
+    assert counts["rejected"] == manifest["invalid_rows"]
+    with open(result.version_dir / "rejects.csv", encoding="utf-8-sig", newline="") as f:
+        reject_fields = Counter(row["field"] for row in csv.DictReader(f))
+    assert reject_fields == Counter({
+        "uscc": kinds["bad_uscc_check"], "id_number": kinds["bad_id_check"],
+        "subject_name": kinds["missing_name"] + kinds["overlong_text"],
+        "subject_type": kinds["missing_subject_type"], "decision_date": kinds["bad_date"],
+        "list_name": kinds["unknown_list"],
+    }) - Counter()
+    assert counts["under_notice"] == states["notice"]
+    assert counts["objection_flagged"] == states["objection"]
+    withheld = counts["withheld"]
+    assert (withheld["expired"], withheld["repaired"], withheld["revoked"]) == \
+        (states["expired"], states["repaired"], states["revoked"])
+    assert withheld["conflict"] >= 1  # the shared subject on a black and a red list
+    assert counts["published"] + withheld["conflict"] == states["published"] + states["objection"]
+
+    raw = sensitive_values(paths)
+    for public_file in result.version_dir.iterdir():
+        text = public_file.read_text(encoding="utf-8", errors="replace")
+        assert not [value for value in raw if value in text], public_file.name
