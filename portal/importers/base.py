@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from portal.importers.errors import SourceError
 
@@ -101,3 +102,21 @@ def require_rows_source(headers: list[str], name: str) -> None:
     if not headers:
         raise SourceError(f"“{name}”中没有找到表头行（文件为空或前 {HEADER_SEARCH_ROWS} 行都是空行）。",
                           f"{name}: no header row found (empty file or only blank rows at the top).")
+
+
+def scalar_text(value: Any) -> str | None:
+    """None, text, booleans and numbers as cell text; anything else is left to the caller (raises TypeError).
+
+    Strings lose NUL characters (databases and JSON can carry them; nothing downstream wants them).
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value.replace("\x00", "") if "\x00" in value else value) or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_number(value) if value.is_integer() else repr(value)
+    raise TypeError(type(value).__name__)

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from portal.importers.base import Row, SourceTable, format_number, require_rows_source
+from portal.importers.base import Row, SourceTable, require_rows_source, scalar_text
 from portal.importers.errors import SourceError
 
 # Wrappers around the record array that department APIs use.
@@ -26,17 +26,10 @@ RECORD_ARRAY_KEYS = ("data", "records", "rows", "items")
 
 def json_text(value: Any) -> str | None:
     """A JSON value as cell text: numbers without a spurious .0, nested values as compact JSON."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value.replace("\x00", "") if "\x00" in value else value) or None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return format_number(value) if value.is_integer() else repr(value)
-    return orjson.dumps(value).decode()
+    try:
+        return scalar_text(value)
+    except TypeError:
+        return orjson.dumps(value).decode()
 
 
 def _records_of(document: Any, name: str) -> list[Any]:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from portal.importers.base import Row, SourceTable, format_datetime, require_rows_source
+from portal.importers.base import Row, SourceTable, format_datetime, require_rows_source, scalar_text
 from portal.importers.errors import SourceError
 from portal.importers.oracle_errors import explain_oracle_error
 
@@ -28,16 +28,6 @@ ORACLE_CONNECT_TIMEOUT_SECONDS = 10
 
 def db_text(value: Any) -> str | None:
     """A database value as cell text: dates ISO, numbers without exponent, bytes as UTF-8."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value.replace("\x00", "") if "\x00" in value else value) or None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, dt.datetime):
@@ -46,7 +36,10 @@ def db_text(value: Any) -> str | None:
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).decode("utf-8", errors="replace")
-    return str(value)
+    try:
+        return scalar_text(value)
+    except TypeError:
+        return str(value)
 
 
 def safe_url(url: URL) -> str:
