@@ -189,8 +189,13 @@ class RowValidator:
             return problems
         shown_name = mask_person_name(name, rules.person_name) if is_person else name
         decision_no = values.get("decision_no")
-        subject_code = ids["uscc"] or ids["reg_no"] or ids["id_fingerprint"] or ""
-        entry["id"] = entry_id(spec.code, name, subject_code, decision_no or "", decision_date.isoformat())
+        # Persons are identified in the id by the keyed digest of their number, which reveals nothing; it
+        # changes only if the HMAC key is rotated (person pages are noindex, so few links depend on them).
+        subject_code = ids["uscc"] or ids["reg_no"] or ids["id_digest"] or ""
+        # A person's id is built from the 张*三 form of the name: the id is public, and a hash of the full
+        # name would let anyone recover a name the policy masks by trying the few thousand common characters.
+        id_name = mask_person_name(name, "middle") if is_person else name
+        entry["id"] = entry_id(spec.code, id_name, subject_code, decision_no or "", decision_date.isoformat())
         entry["list_code"] = spec.code
         entry["list_name"] = spec.name
         entry["list_kind"] = spec.kind.value
@@ -292,7 +297,7 @@ class RowValidator:
                      problems: list[Problem]) -> dict[str, Any]:
         out: dict[str, Any] = dict.fromkeys(
             ("uscc", "reg_no", "id_type", "id_number", "legal_rep_id_type", "legal_rep_id_number", "id_digest",
-             "legal_rep_id_digest", "uscc_digest", "id_fingerprint"))
+             "legal_rep_id_digest", "uscc_digest"))
         raw_uscc, raw_reg = values.get("uscc"), values.get("reg_no")
         if raw_uscc:
             try:
@@ -332,9 +337,6 @@ class RowValidator:
         out[f"{prefix}_type"] = id_type
         out[field] = mask_id_number(number, is_resident, rules)
         out[f"{prefix}_digest"] = self.digester.digest(number)
-        if prefix == "id":
-            # Policy-independent public form, so ids survive a change of the masking policy.
-            out["id_fingerprint"] = number[:4] + "*" + number[-4:]
 
     def _details(self, values: dict[str, str | None], rules: Any, problems: list[Problem]) -> dict[str, str]:
         details: dict[str, str] = {}
