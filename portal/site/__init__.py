@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import nh3
 from pelican import signals
 
 from portal.site.formatting import JINJA_FILTERS
@@ -63,6 +64,21 @@ def require_explicit_slug(content: Any) -> None:
         raise ExplicitSlugError(problem)
 
 
+# Content is trusted for formatting, never for script (docs/hardening.md, "Editorial content"): the HTML
+# that Markdown produces is cleaned with an allow-list before any template sees it.
+CONTENT_ATTRIBUTES = {"*": {"id", "class", "title", "lang"}, "a": {"href"}, "img": {"src", "alt", "width", "height"},
+                      "td": {"colspan", "rowspan", "align"}, "th": {"colspan", "rowspan", "align", "scope"},
+                      "ol": {"start"}, "abbr": {"title"}, "time": {"datetime"}}
+CONTENT_URL_SCHEMES = {"http", "https", "mailto", "tel"}  # relative links and {filename} placeholders are kept
+
+
+def sanitise_content(content: Any) -> None:
+    """Drop scripts, event handlers, styles and ``javascript:`` links from a page's rendered Markdown."""
+    raw = getattr(content, "_content", None)
+    if raw:
+        content._content = nh3.clean(raw, attributes=CONTENT_ATTRIBUTES, url_schemes=CONTENT_URL_SCHEMES)
+
+
 def run_pagefind(pelican: Any) -> None:
     """Index policies and notices with Pagefind after the build (setting PORTAL_PAGEFIND)."""
     if not pelican.settings.get("PORTAL_PAGEFIND", True):
@@ -78,4 +94,5 @@ def register() -> None:
     signals.initialized.connect(configure)
     signals.get_generators.connect(get_generators)
     signals.content_object_init.connect(require_explicit_slug)
+    signals.content_object_init.connect(sanitise_content)
     signals.finalized.connect(run_pagefind)

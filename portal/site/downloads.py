@@ -9,13 +9,15 @@ that Excel opens it in Chinese.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-from portal.site.snapshot_view import public_record
+from portal.site.snapshot_view import HIDDEN_FIELDS, public_record
 
 # Column order and Chinese headers of the CSV (the JSON keeps the English keys of PublicEntry).
 CSV_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -52,21 +54,105 @@ def _cell(record: dict[str, Any], key: str, site_url: str) -> str:
     return str(value)
 
 
+_KEYS = tuple(key for key, _ in CSV_COLUMNS)
+_TRIGGERS = frozenset(FORMULA_TRIGGERS)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        value = "；".join(f"{k}：{v}" for k, v in sorted(value.items()))
+    elif not isinstance(value, str):
+        value = str(value)
+    return "'" + value if value[:1] in _TRIGGERS else value
+
+
+def csv_row(record: dict[str, Any], site_url: str) -> list[str]:
+    """One CSV row: ``defuse_cell(_cell(record, key, site_url))`` for every column, in one comprehension
+    (it runs once per organisation on every build)."""
+    get = record.get
+    return [_text(f"{site_url}/entries/{record['id']}/" if key == "url" else get(key)) for key in _KEYS]
+
+
 def to_csv(records: list[dict[str, Any]], site_url: str = "") -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([header for _, header in CSV_COLUMNS])
     for record in records:
-        writer.writerow([defuse_cell(_cell(record, key, site_url)) for key, _ in CSV_COLUMNS])
+        writer.writerow(csv_row(record, site_url))
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_json(records: list[dict[str, Any]], *, list_code: str, data_as_of: str, site_url: str = "") -> bytes:
-    document = {
+def _json_document(records: list[dict[str, Any]], *, list_code: str, data_as_of: str, count: int,
+                   site_url: str) -> dict[str, Any]:
+    return {
         "list_code": list_code,
         "data_as_of": data_as_of,
-        "count": len(records),
+        "count": count,
         "note": "仅含法人及非法人组织、个体工商户的脱敏公开信息；自然人信息请通过信用查询逐条查询。",
         "entries": [{**r, "url": f"{site_url}/entries/{r['id']}/"} for r in records],
     }
+
+
+def to_json(records: list[dict[str, Any]], *, list_code: str, data_as_of: str, site_url: str = "") -> bytes:
+    document = _json_document(records, list_code=list_code, data_as_of=data_as_of, count=len(records),
+                              site_url=site_url)
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+class ListDownload:
+    """The CSV and JSON files of one list, written record by record (same bytes as to_csv / to_json).
+
+    ``count`` (the number of records that will be added) is needed up front: the JSON document states it
+    before its entries.
+    """
+
+    def __init__(self, csv_path: Path, json_path: Path, *, list_code: str, data_as_of: str, count: int,
+                 site_url: str = "") -> None:
+        self.csv_path, self.json_path = csv_path, json_path
+        self.site_url = site_url
+        self.count = count
+        self.added = 0
+        # both files stay open across add() calls and are closed by close()
+        self._csv_file = open(csv_path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+        self._csv = csv.writer(self._csv_file, lineterminator="\r\n")
+        self._csv.writerow([header for _, header in CSV_COLUMNS])
+        head = orjson.dumps(_json_document([], list_code=list_code, data_as_of=data_as_of, count=count,
+                                           site_url=site_url), option=orjson.OPT_INDENT_2)
+        if not head.endswith(b"[]\n}"):
+            raise AssertionError("unexpected JSON layout")
+        self._json_file = open(json_path, "wb")  # noqa: SIM115
+        self._json_file.write(head[:-len(b"]\n}")])
+
+    def add(self, entry: dict[str, Any]) -> None:
+        """Add one organisation's entry (persons never go into bulk files)."""
+        if entry["is_person"]:
+            raise ValueError("natural persons are never written to bulk downloads")
+        self._csv.writerow(csv_row(entry, self.site_url))  # hidden fields are not among the columns
+        record = entry.copy()
+        for key in HIDDEN_FIELDS:
+            record.pop(key, None)
+        record["url"] = f"{self.site_url}/entries/{record['id']}/"
+        body = orjson.dumps(record, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
+        self._json_file.write((b",\n    " if self.added else b"\n    ") + body)
+        self.added += 1
+
+    def close(self) -> dict[str, Any]:
+        """Finish both files; returns their facts for the downloads page (url-less: size and sha256)."""
+        if self.added != self.count:
+            raise ValueError(f"{self.json_path.name}: announced {self.count} records, got {self.added}")
+        self._csv_file.close()
+        self._json_file.write(b"\n  ]\n}" if self.added else b"]\n}")
+        self._json_file.close()
+        return {"csv": _file_facts(self.csv_path), "json": _file_facts(self.json_path)}
+
+
+def _file_facts(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return {"size": size, "sha256": digest.hexdigest()}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
-from datetime import datetime, time
-from typing import Any
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape as xml_escape
 
 from feedgenerator import Atom1Feed
@@ -59,18 +61,35 @@ def list_changes_feed(changes: Iterable[dict[str, Any]], *, entries_by_id: dict[
     return feed.writeString("utf-8").encode("utf-8")
 
 
+def sitemap_url(url: str, modified: Any, site_url: str) -> str:
+    """One ``<url>`` element of the sitemap (``url`` site-relative, ``modified`` a date or None)."""
+    line = f"<url><loc>{xml_escape(f'{site_url}/{url}')}</loc>"
+    day = date.fromisoformat(modified) if type(modified) is str and len(modified) == 10 else to_date(modified)
+    if day:
+        line += f"<lastmod>{day.isoformat()}</lastmod>"
+    return line + "</url>"
+
+
+SITEMAP_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+                b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n')
+SITEMAP_TAIL = b"</urlset>\n"
+
+
 def sitemap(urls: Iterable[tuple[str, Any]], site_url: str) -> bytes:
     """``urls``: (site-relative url, last modification date or None)."""
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    for url, modified in sorted(set(urls), key=lambda u: u[0]):
-        lines.append(f"<url><loc>{xml_escape(f'{site_url}/{url}')}</loc>")
-        day = to_date(modified)
-        if day:
-            lines[-1] += f"<lastmod>{day.isoformat()}</lastmod>"
-        lines[-1] += "</url>"
-    lines.append("</urlset>")
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    lines = [sitemap_url(url, modified, site_url) for url, modified in sorted(set(urls), key=lambda u: u[0])]
+    return SITEMAP_HEAD + "".join(line + "\n" for line in lines).encode() + SITEMAP_TAIL
+
+
+def write_sitemap(path: Path, urls: Iterable[tuple[str, Any]], site_url: str, more: BinaryIO | None = None) -> None:
+    """Write the sitemap of ``urls`` (sorted) followed by ``more``: ``<url>`` lines already written, one a
+    line (the entry pages, streamed to a temporary file in snapshot order rather than held in memory)."""
+    with open(path, "wb") as out:
+        out.write(sitemap(urls, site_url)[:-len(SITEMAP_TAIL)])
+        if more is not None:
+            more.seek(0)
+            shutil.copyfileobj(more, out)
+        out.write(SITEMAP_TAIL)
 
 
 def robots_txt(site_url: str) -> bytes:
