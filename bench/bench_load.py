@@ -155,12 +155,14 @@ def run_load(work: Path, duration: int, connections: int, threads: int, swap_at:
         wait_ready(base + paths[0])
         samples = []
         for path in paths:
+            began = time.perf_counter()
             try:
                 with urllib.request.urlopen(base + path, timeout=30) as response:
                     status, body = response.status, json.loads(response.read())
             except urllib.error.HTTPError as error:
                 status, body = error.code, json.loads(error.read() or b"{}")
-            samples.append({"path": urllib.parse.unquote(path), "status": status, "total": body.get("total")})
+            samples.append({"path": urllib.parse.unquote(path), "status": status, "total": body.get("total"),
+                            "ms": (time.perf_counter() - began) * 1000, "took_ms": body.get("took_ms")})
         # The swap happens when the build ends. A 1,000,000-row build takes minutes, longer than the run, so
         # it starts before wrk: alone for most of its time (at the speed measured in prepare), under load for
         # the last stretch, where it is slowed by `contention`. lead = seconds from rebuild start to wrk start.
@@ -225,7 +227,7 @@ def parse_bench_line(output: str) -> dict[str, Any]:
     if match:
         for part in match.group(1).split():
             key, value = part.split("=", 1)
-            fields[key] = value if key == "statuses" else float(value)
+            fields[key] = value if key in ("statuses", "failure_seconds") else float(value)
     return fields
 
 
@@ -271,7 +273,8 @@ def report(work: Path) -> None:
         f"| latency p50 / p99 (wrk, client side) | **{bench['p50_ms']:.1f} ms / {bench['p99_ms']:.1f} ms** |",
         f"| non-2xx/3xx responses (wrk) | **{counters['non_2xx_3xx']}** |",
         f"| socket errors (connect+read+write+timeout) | **{counters['socket_errors']}** |",
-        f"| statuses seen (Lua `response()`) | {bench.get('statuses', '')} |",
+        f"| statuses seen (Lua `response()`, status/error code) | {bench.get('statuses', '')} |",
+        f"| failures per second of the run (second:count) | {bench.get('failure_seconds', '-')} |",
         f"| index rebuild | started at t={rebuild['started_s']:.1f} s (t=0: wrk starts), **swapped at t={rebuild['swapped_s']:.1f} s** "
         f"of the wrk run (build {rebuild['seconds']:.0f} s, peak RSS {rebuild['peak_rss_mb']:.0f} MB) |",
         f"| index file replaced during the run | {'yes' if load['index_file_replaced'] else 'NO'} |",
@@ -286,12 +289,13 @@ def report(work: Path) -> None:
         "",
         "## Query mix",
         "",
-        "wrk rotates through these paths (`bench/load_mix.lua`, each thread from its own offset); status and total",
-        "of one request each before the run:",
+        "wrk rotates through these paths (`bench/load_mix.lua`, each thread from its own offset). One request",
+        "each, one at a time, on the idle server just before the run (warm-up: the first one opens the index):",
         "",
-        "| path | status | total |",
-        "|---|---|---|",
-        *[f"| `{s['path']}` | {s['status']} | {json.dumps(s['total'], ensure_ascii=False)} |" for s in load["samples"]],
+        "| path | status | total | wall ms (client) | took_ms (server) |",
+        "|---|---|---|---|---|",
+        *[f"| `{s['path']}` | {s['status']} | {json.dumps(s['total'], ensure_ascii=False)} | {s['ms']:.1f} | "
+          f"{s['took_ms']} |" for s in load["samples"]],
         "",
         "## Commands",
         "",

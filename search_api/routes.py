@@ -133,6 +133,8 @@ def search(
     decided_to: Annotated[date | None, Query(description="Decision date to (ISO)")] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = DEFAULT_PER_PAGE,
+    facets: Annotated[bool, Query(description="Compute facet counts (false: `facets` is {}; faster for broad "
+                                              "queries)")] = True,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     persons_only = subject_type == SubjectType.PERSON
@@ -145,7 +147,8 @@ def search(
     result = app.engine.search(SearchQuery(
         q=q, today=app.today(), list_kind=list_kind.value if list_kind else None, list_code=list_code,
         subject_type=subject_type.value if subject_type else None, authority=authority, region=region,
-        decided_from=decided_from, decided_to=decided_to, offset=(page - 1) * per_page, limit=per_page))
+        decided_from=decided_from, decided_to=decided_to, offset=(page - 1) * per_page, limit=per_page,
+        with_facets=facets))
     if not persons_only and any(hit.get("is_person") for hit in result.hits):
         # A page that shows persons costs a person token too, whatever the filters: otherwise a scraper
         # would read persons at the (much higher) search rate by leaving subject_type out.

@@ -85,6 +85,8 @@ def test_search_matches_the_contract(client: TestClient) -> None:
     assert first["highlights"] == {"subject_name": "<mark>王伟</mark>"}
     assert set(body["facets"]) == {"list_kind", "list_code", "region", "authority"}
     assert body["facets"]["list_kind"] == {"black": 4, "watch": 1}
+    without = client.get("/api/v1/search", params={"q": "王伟", "per_page": 3, "facets": "false"}).json()
+    assert without["facets"] == {} and without["hits"] == body["hits"] and without["total"] == body["total"]
 
 
 def test_search_filters_and_paging(client: TestClient) -> None:
