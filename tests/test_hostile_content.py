@@ -258,24 +258,6 @@ def test_static_pages_escape_every_field(portal: Portal) -> None:
 # --- the site in Chromium ---------------------------------------------------------------------------
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
-    import time
-
-    import httpx
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the search API exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {seconds}s")
-
-
 @pytest.fixture(scope="module")
 def served(portal: Portal) -> Iterator[str]:
     """The release's site on a static server and the search API (uvicorn) on the release's index."""
@@ -288,7 +270,7 @@ def served(portal: Portal) -> Iterator[str]:
         process = subprocess.Popen([sys.executable, "-m", "uvicorn", "search_api.app:app", "--host", "127.0.0.1",
                                     "--port", str(portal.api_port), "--log-level", "warning"], env=env, cwd=REPO)
         try:
-            wait_until_up(f"{portal.api_url}/search?q=%E5%BB%BA%E6%9D%90", process)
+            sitebuild.wait_until_up(f"{portal.api_url}/search?q=%E5%BB%BA%E6%9D%90", process)
             yield server.url
         finally:
             process.terminate()
@@ -297,11 +279,8 @@ def served(portal: Portal) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=sitebuild.CHROMIUM_ARGS)
+    with sitebuild.chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @dataclass

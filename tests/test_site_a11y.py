@@ -34,10 +34,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=sitebuild.CHROMIUM_ARGS)
+    with sitebuild.chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 def _pages() -> list[tuple[str, str]]:

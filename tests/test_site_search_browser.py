@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
@@ -25,20 +23,6 @@ from portal.site.demo import demo_entries  # noqa: E402
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "var" / "artifacts"
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the search API exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {seconds}s")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +42,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
                                     "--port", str(api_port), "--log-level", "warning"], env=env,
                                    cwd=Path(__file__).resolve().parents[1])
         try:
-            wait_until_up(f"{api}/search?q=%E6%B5%8B%E8%AF%95", process)
+            sitebuild.wait_until_up(f"{api}/search?q=%E6%B5%8B%E8%AF%95", process)
             yield {"site": server.url, "api": api}
         finally:
             process.terminate()
@@ -67,10 +51,8 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=sitebuild.CHROMIUM_ARGS)
+    with sitebuild.chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 def test_phone_search_for_a_two_character_name_leads_to_the_masked_entry(portal: dict[str, str],

@@ -7,12 +7,13 @@ publish a wrong page.
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+from portal.snapshot import file_sha256
 
 FILE_TYPES = {".docx": "DOCX", ".doc": "DOC", ".pdf": "PDF", ".xlsx": "XLSX", ".xls": "XLS", ".wps": "WPS",
               ".odt": "ODT", ".zip": "ZIP"}
@@ -73,14 +74,6 @@ def load_measures(path: Path) -> dict[str, list[Measure]]:
     return by_list
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_forms(path: Path, url_prefix: str = "forms/") -> list[FormFile]:
     """The forms register with size and SHA-256 of each real file (beside the register)."""
     if not path.exists():
@@ -99,7 +92,7 @@ def load_forms(path: Path, url_prefix: str = "forms/") -> list[FormFile]:
             description=str(item.get("description", "")), file_name=file_name,
             file_type=str(item.get("format") or FILE_TYPES.get(file_path.suffix.lower(),
                                                                 file_path.suffix.lstrip(".").upper())),
-            size=file_path.stat().st_size, sha256=_file_sha256(file_path),
+            size=file_path.stat().st_size, sha256=file_sha256(file_path),
             updated=updated if isinstance(updated, date) else date.fromisoformat(str(updated)),
             url=f"{url_prefix}{file_name}", applies_to=str(item.get("applies_to", ""))))
     return forms
