@@ -30,6 +30,10 @@ class QueryTimeout(EngineError):
     """The query ran past its time limit."""
 
 
+class EngineBusy(EngineError):
+    """Every engine slot stayed taken for longer than the queue allows."""
+
+
 class IndexMissing(EngineError):
     """No index has been built yet."""
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from search_api.engine import EngineError, IndexMissing, QueryTimeout
+from search_api.engine import EngineBusy, EngineError, IndexMissing, QueryTimeout
 
 logger = logging.getLogger("search_api.errors")
 
@@ -78,6 +78,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueryTimeout)
     async def timeout_error(_: Request, exc: QueryTimeout) -> JSONResponse:
         return envelope(503, "query_timeout", "查询超时，请缩小查询范围或增加筛选条件后重试", headers={"Retry-After": "5"})
+
+    @app.exception_handler(EngineBusy)
+    async def busy(_: Request, exc: EngineBusy) -> JSONResponse:
+        return envelope(503, "busy", "查询繁忙，请稍后再试", headers={"Retry-After": "5"})
 
     @app.exception_handler(IndexMissing)
     async def index_missing(_: Request, exc: IndexMissing) -> JSONResponse:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     meili_index: str = Field("portal_entries", description="Name of the live Meilisearch index (a prefix "
                              "for its companions)")
     query_timeout_ms: int = Field(2_000, description="Time limit of one engine query; beyond it 503")
+    engine_slots: int = Field(4, ge=1, description="Engine queries running at once per worker; more wait their "
+                              "turn before their time limit starts (two cores gain nothing from more)")
+    engine_queue_seconds: float = Field(15.0, gt=0, description="Longest wait for an engine slot; beyond it 503 "
+                                        "busy with Retry-After")
     max_body_bytes: int = Field(512 * 1024, description="Largest request body accepted (413 beyond)")
     rate_search_per_minute: int = Field(120, description="Searches per minute per client IP")
     rate_person_per_minute: int = Field(20, description="Person searches and /lookup calls per minute per client IP")

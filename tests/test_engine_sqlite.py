@@ -126,3 +126,49 @@ def test_change_feed_reaches_back_through_previous_versions(tmp_path: Path) -> N
     records, _ = SqliteEngine(tmp_path / "index.sqlite3").changes(None, 0, 1_000)
     first_batch = len(sample_entries()) + 1
     assert len(records) == first_batch + len(sample_entries()) + 2  # both versions, oldest first
+
+
+def test_engine_slots_queue_calls_instead_of_running_them_all_at_once() -> None:
+    import threading
+
+    from search_api.engine import EngineBusy
+    from search_api.engines import SlotLimitedEngine
+
+    class Probe:
+        """Counts how many calls run at the same time; each waits until released."""
+
+        def __init__(self) -> None:
+            self.running = self.most = 0
+            self.lock = threading.Lock()
+            self.release = threading.Event()
+
+        def search(self) -> str:
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            self.release.wait(5)
+            with self.lock:
+                self.running -= 1
+            return "done"
+
+    probe = Probe()
+    gated = SlotLimitedEngine(probe, slots=2, queue_seconds=5)  # type: ignore[arg-type]
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(gated.search())) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    probe.release.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == ["done"] * 6 and probe.most <= 2
+
+    blocked = Probe()
+    impatient = SlotLimitedEngine(blocked, slots=1, queue_seconds=0.2)  # type: ignore[arg-type]
+    holder = threading.Thread(target=impatient.search)
+    holder.start()
+    while blocked.running == 0:
+        pass
+    with pytest.raises(EngineBusy):
+        impatient.search()
+    blocked.release.set()
+    holder.join(10)
