@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from portal.ingest_worker import (
     WorkContext,
     content_hash,
     display_name,
+    internal_error,
     process_source,
     read_batches,
 )
@@ -56,7 +57,6 @@ MAX_CONFLICTS_LISTED = 1_000  # manifest lists this many conflicts; the count is
 class IngestResult:
     version_dir: Path
     manifest: dict[str, Any]
-    calendar_fallback_years: list[int] = field(default_factory=list)
 
 
 ProgressFn = Callable[[str, int], None]  # (source name, rows read so far in it)
@@ -85,7 +85,7 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
             builder = _SnapshotBuilder(Path(work) / "stage.db", staging_dir, as_of)
             n_workers = min(workers or os.cpu_count() or 1, INGEST_MAX_WORKERS)
             messages = (_parallel(sources, ctx, n_workers) if n_workers > 1 else
-                        (m for i, s in enumerate(sources) for m in process_source(i, s, ctx)))
+                        _inline(sources, ctx))
             for message in messages:
                 if isinstance(message, Batch):
                     builder.add_batch(message)
@@ -104,7 +104,18 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
         raise
     if set_latest:  # a publish prunes itself, together with its releases
         snap.prune_versions(snapshots_root)
-    return IngestResult(version_dir, snap.read_manifest(version_dir), manifest["calendar_fallback_years"])
+    return IngestResult(version_dir, snap.read_manifest(version_dir))
+
+
+def _inline(sources: Sequence[SourceSpec], ctx: WorkContext) -> Iterator[Batch | SourceDone]:
+    """The single-process path, with the same error rule as the workers (see ``internal_error``)."""
+    try:
+        for index, source in enumerate(sources):
+            yield from process_source(index, source, ctx)
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise internal_error(exc) from None
 
 
 def _validate_worker(tasks: Any, results: Any, ctx: WorkContext) -> None:
@@ -114,7 +125,8 @@ def _validate_worker(tasks: Any, results: Any, ctx: WorkContext) -> None:
         while (raw := tasks.get()) is not None:
             results.put(("msg", validate(raw)))
     except Exception as exc:
-        results.put(("error", (f"内部错误：{type(exc).__name__}: {exc}", f"internal error: {exc!r}")))
+        error = internal_error(exc)
+        results.put(("error", (error.zh, error.en)))
     results.put(("exit", None))
 
 
@@ -143,7 +155,8 @@ def _parallel(sources: Sequence[SourceSpec], ctx: WorkContext, n_workers: int) -
         except IngestError as exc:
             results.put(("error", (exc.zh, exc.en)))
         except Exception as exc:
-            results.put(("error", (f"内部错误：{type(exc).__name__}: {exc}", f"internal error: {exc!r}")))
+            error = internal_error(exc)
+            results.put(("error", (error.zh, error.en)))
         finally:
             for _ in procs:
                 tasks.put(None)

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -93,6 +94,18 @@ class SourceDone:
     source_index: int
     report: dict[str, Any]  # rows read etc.; "rejected" is filled in by the parent from the batches
     unknown: dict[str, Any] | None
+
+
+def internal_error(exc: BaseException) -> IngestError:
+    """A bug met while handling rows, as an IngestError that names only the exception type and where it
+    happened: the exception's own text may quote a raw cell (an ID number), and this message reaches the
+    terminal and the audit log."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    name = type(exc).__name__
+    return IngestError(f"内部错误（{name}，{where}），未发布任何数据", f"internal error ({name} at {where}); nothing published")
 
 
 def display_name(spec: str) -> str:

@@ -111,15 +111,5 @@ class Tombstone(BaseModel):
     reason: WithdrawalReason
 
 
-class Reject(BaseModel):
-    """One rejected row (or one file-level problem, row 0). Holds no raw values."""
-
-    source: str
-    row: int
-    field: str
-    reason_zh: str
-    reason_en: str
-
-
 PUBLIC_FIELDS: tuple[str, ...] = tuple(PublicEntry.model_fields)
 TOMBSTONE_FIELDS: tuple[str, ...] = tuple(Tombstone.model_fields)

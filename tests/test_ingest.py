@@ -246,3 +246,19 @@ def test_parallel_and_single_process_imports_give_the_same_snapshot(tmp_path: Pa
     assert single == parallel
     duplicate_rejects = [r for r in single["rejects.csv"] if "重复记录".encode() in r]
     assert len(duplicate_rejects) == 1 and b"dupes.csv,3," in duplicate_rejects[0]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bug_while_validating_never_puts_a_raw_value_in_the_error(
+        department_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    import portal.validate
+
+    def broken(value: str) -> str:  # fault injection: a bug whose message quotes the raw cell
+        raise ValueError(f"cannot handle {value}")
+
+    monkeypatch.setattr(portal.validate, "normalise_id_number", lambda id_type, value: broken(value))
+    with pytest.raises(IngestError) as exc:
+        run_ingest([SourceSpec(str(department_csv))], tmp_path / "s", as_of=AS_OF, key=KEY, workers=workers)
+    assert "ValueError" in exc.value.zh and "test_ingest.py" in exc.value.en  # where the fault was raised
+    assert PERSON_ID not in str(exc.value) and PERSON_ID not in repr(exc.value.__cause__)
+    assert snap.latest_version(tmp_path / "s") is None

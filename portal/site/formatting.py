@@ -7,6 +7,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from portal.dates import format_zh
 from portal.settings import SHANGHAI
 
 # Red and black are never told apart by colour alone: every kind has a text label and an icon.
@@ -46,9 +47,7 @@ def to_date(value: Any) -> date | None:
 def zh_date(value: Any) -> str:
     """2024-03-05 → 2024年3月5日 (no leading zeros, as Chinese government documents write dates)."""
     day = to_date(value)
-    if day is None:
-        return ""
-    return f"{day.year}年{day.month}月{day.day}日"
+    return format_zh(day) if day is not None else ""
 
 
 def time_tag(value: Any) -> Markup:
@@ -57,7 +56,7 @@ def time_tag(value: Any) -> Markup:
     if day is None:
         return Markup("")
     # plain concatenation: Markup.format goes through string.Formatter, which shows in build profiles
-    return Markup(f'<time datetime="{day.isoformat()}">{day.year}年{day.month}月{day.day}日</time>')
+    return Markup(f'<time datetime="{day.isoformat()}">{format_zh(day)}</time>')
 
 
 def kind_label(kind: str) -> str:
