@@ -80,7 +80,7 @@ def prepare(snapshot: Path, work: Path, datasette_from: Path | None) -> None:
 
     if datasette_from is not None:  # reuse a Datasette DB built by an earlier prepare (same snapshot)
         (work / "data.db").unlink(missing_ok=True)
-        (work / "data.db").symlink_to(datasette_from / "data.db")
+        (work / "data.db").symlink_to((datasette_from / "data.db").resolve())
         while not (datasette_from / "prepare.json").exists():  # that prepare may still be loading Datasette's DB
             time.sleep(5)
         peer = read_json(datasette_from / "prepare.json")["datasette"]
@@ -137,7 +137,7 @@ def make_queries(work: Path) -> None:
     queries["four_char"] = [{"q": fragment} for fragment in ordered]
     queries["uscc"] = [{"q": uscc} for (uscc,) in sample_rows("uscc IS NOT NULL", PER_TYPE, "uscc")]
     filtered = []
-    for fragment, (kind, code, region) in zip(ordered, sample_rows("1", PER_TYPE, "list_kind, list_code, region"), strict=True):
+    for fragment, (kind, code, region) in zip(ordered, sample_rows("region IS NOT NULL", PER_TYPE, "list_kind, list_code, region"), strict=True):
         which = rng.choice(("list_kind", "list_code", "region"))
         filtered.append({"q": fragment, which: {"list_kind": kind, "list_code": code, "region": region}[which]})
     rng.shuffle(filtered)
@@ -150,8 +150,10 @@ def make_queries(work: Path) -> None:
     print({kind: len(items) for kind, items in queries.items()})
 
 
-def ours_path(params: dict[str, str]) -> str:
-    return "/api/v1/search?" + urllib.parse.urlencode(params)
+def ours_path(kind: str, params: dict[str, str]) -> str:
+    # As the site's search page asks (facets=false: it shows none), except the filtered type, which stands for
+    # the faceted queries of the mix and asks for facet counts (work Datasette's _nofacet=1 never does).
+    return "/api/v1/search?" + urllib.parse.urlencode({**params, "facets": str(kind == "filtered").lower()})
 
 
 def datasette_path(kind: str, params: dict[str, str]) -> str:
@@ -165,9 +167,9 @@ def interleave(lists: list[list[str]]) -> list[str]:
 
 
 def write_paths(work: Path, queries: dict[str, list[dict[str, str]]]) -> None:
-    common_ours = interleave([[ours_path(p) for p in queries[kind]] for kind in COMMON_TYPES])
+    common_ours = interleave([[ours_path(kind, p) for p in queries[kind]] for kind in COMMON_TYPES])
     common_peer = interleave([[datasette_path(kind, p) for p in queries[kind]] for kind in COMMON_TYPES])
-    full_ours = interleave([[ours_path(p) for p in queries[kind]] for kind in ("two_char", *COMMON_TYPES)])
+    full_ours = interleave([[ours_path(kind, p) for p in queries[kind]] for kind in ("two_char", *COMMON_TYPES)])
     (work / "paths-ours-common.txt").write_text("\n".join(common_ours) + "\n")
     (work / "paths-datasette-common.txt").write_text("\n".join(common_peer) + "\n")
     (work / "paths-ours-full.txt").write_text("\n".join(full_ours) + "\n")

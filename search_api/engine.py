@@ -105,8 +105,13 @@ class Engine(Protocol):
 def public_view(entry: dict[str, Any]) -> dict[str, Any]:
     """The entry as the API shows it: digests removed, permalink added."""
     shown = {key: value for key, value in entry.items() if key not in DIGEST_FIELDS}
-    shown["url"] = f"/entries/{entry['id']}/"
+    shown["url"] = entry_url(entry["id"])
     return shown
+
+
+def entry_url(entry_id: str) -> str:
+    """The permalink of an entry's page on the static site."""
+    return f"/entries/{entry_id}/"
 
 
 def highlights_for(hit: dict[str, Any], key: str) -> dict[str, str]:

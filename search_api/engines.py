@@ -1,46 +1,52 @@
-"""Choose the engine named by the settings."""
+"""Choose the engine named by the settings, and run its calls off the event loop."""
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from search_api.engine import Engine, EngineBusy
 from search_api.settings import Settings
 
+Result = TypeVar("Result")
 
-class SlotLimitedEngine:
-    """Lets at most ``slots`` engine calls run at once; the others wait (up to ``queue_seconds``).
 
-    Under load, forty threads sharing two cores and the GIL stretch every query's wall time until the
-    broad ones pass their time limit (503 query_timeout). Queueing before the query starts keeps each
-    running query fast, so overload shows as latency, not failures; the time limit then only stops
-    queries that are slow on their own.
+class EngineExecutor:
+    """Runs engine calls for the async handlers on ``slots`` threads of its own.
+
+    Why not FastAPI's sync handlers: they hop to anyio's shared thread pool for the whole handler (and each
+    sync dependency), which cost more than a whole indexed query (one worker answered 940 USCC searches/s
+    that way, 1,430 with this executor; bench/results/search.md). Why threads at all: SQLite releases the GIL
+    while it works, so a second core runs queries while the event loop parses and answers requests.
+
+    At most ``slots`` calls run at once; the others queue before their query time limit starts, so overload
+    shows as latency, not as queries that time out because forty threads share two cores. A call that waited
+    longer than ``queue_seconds`` for its turn is refused without running (503 busy with Retry-After).
     """
 
-    def __init__(self, engine: Engine, slots: int, queue_seconds: float) -> None:
-        self._engine = engine
-        self._slots = threading.BoundedSemaphore(slots)
+    def __init__(self, slots: int, queue_seconds: float) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="engine")
         self._queue_seconds = queue_seconds
 
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._engine, name)
-        if not callable(attribute):
-            return attribute
+    async def run(self, function: Callable[..., Result], /, *args: Any) -> Result:
+        submitted = time.monotonic()
 
-        def gated(*args: Any, **kwargs: Any) -> Any:
-            if not self._slots.acquire(timeout=self._queue_seconds):
+        def when_its_turn_comes() -> Result:
+            if time.monotonic() - submitted > self._queue_seconds:
                 raise EngineBusy()
-            try:
-                return attribute(*args, **kwargs)
-            finally:
-                self._slots.release()
+            return function(*args)
 
-        return gated
+        return await asyncio.get_running_loop().run_in_executor(self._pool, when_its_turn_comes)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def gate(engine: Engine, settings: Settings) -> Engine:
-    return SlotLimitedEngine(engine, settings.engine_slots, settings.engine_queue_seconds)  # type: ignore[return-value]
+def make_executor(settings: Settings) -> EngineExecutor:
+    return EngineExecutor(settings.engine_slots, settings.engine_queue_seconds)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -53,4 +59,5 @@ def make_engine(settings: Settings) -> Engine:
                            index=settings.meili_index, timeout_ms=settings.query_timeout_ms)
     from search_api.sqlite_engine import SqliteEngine
 
-    return SqliteEngine(settings.index_path, timeout_ms=settings.query_timeout_ms)
+    return SqliteEngine(settings.index_path, timeout_ms=settings.query_timeout_ms,
+                        mmap_bytes=settings.sqlite_mmap_bytes)

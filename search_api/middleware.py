@@ -122,7 +122,7 @@ class HardeningMiddleware:
             if too_large and not status_holder["status"]:
                 await _send_error(send_with_headers, 413)
         finally:
-            if self.access_log:
+            if self.access_log and access_logger.isEnabledFor(logging.INFO):  # no redaction work for nothing
                 took = (time.perf_counter() - started) * 1000
                 query = redact_query(scope.get("query_string", b"").decode("latin-1"))
                 # Never the body, never raw query values: see LOGGABLE_PARAMS.

@@ -30,9 +30,11 @@ MAX_PERSON_RESULT_WINDOW = 100
 MAX_PAGE = MAX_RESULT_WINDOW
 # Longest query string accepted, in characters; longer input is refused, not truncated.
 MAX_QUERY_LENGTH = 100
-# Counting stops here: totals above it are reported as {"value": 10000, "relation": "gte"}, and facets are
-# computed over the newest this-many matches. Counting is linear in the match count.
-MAX_COUNT = 10_000
+# Counting stops here: totals above it are reported as {"value": 1000, "relation": "gte"}, and facets are
+# computed over the newest this-many matches. Counting is linear in the match count and is most of a broad
+# query's cost; twice MAX_RESULT_WINDOW still tells "more than anyone can page through". Meilisearch's
+# default (pagination.maxTotalHits) is the same 1,000.
+MAX_COUNT = 1_000
 # Most subjects in one POST /check call (government service windows check batches of applicants).
 MAX_CHECK_SUBJECTS = 1_000
 # Most hits returned per subject by /check and /lookup.
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
                                         description="Meilisearch API key")
     meili_index: str = Field("portal_entries", description="Name of the live Meilisearch index (a prefix "
                              "for its companions)")
+    sqlite_mmap_bytes: int = Field(2**31, ge=0, description="Bytes of the SQLite index read through a memory "
+                                   "map (engine sqlite; 0 turns it off; SQLite caps it near 2 GiB)")
     query_timeout_ms: int = Field(2_000, description="Time limit of one engine query; beyond it 503")
     engine_slots: int = Field(4, ge=1, description="Engine queries running at once per worker; more wait their "
                               "turn before their time limit starts (two cores gain nothing from more)")

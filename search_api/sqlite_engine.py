@@ -11,10 +11,11 @@ Design (numbers in /work/shared/notes/search-fts5.md and bench/results/search.md
 - Ranking tiers: exact name through an ordinary B-tree index on the folded name, then name prefix (FTS5
   initial-token query ``^``), then the rest of the name matches, then matches in other fields; each tier is
   read in rowid order and stops at the page it needs.
-- Filters, expiry, counts and facets read ``attrs``, a narrow copy of the filter columns keyed by rowid (about
-  a hundred rows per page instead of five rows of ``entries`` with their JSON), with B-tree indexes whose
-  implicit rowid suffix keeps filter-only queries in rowid order. Counts stop at ``MAX_COUNT``
-  (``relation: "gte"``) and facets are grouped in SQL over that sample.
+- Filters never make a query read rows one by one: equality filters are also FTS tokens (column ``tags``, so
+  FTS5 intersects doclists), the decision-date range is a rowid range (rowids follow the date), and expiry
+  is a per-connection ``temp.expired`` table of the few rowids whose period ended since the build. Counts
+  read at most ``MAX_COUNT + 1`` rowids (``relation: "gte"``); facets join that sample to ``attrs``, a
+  narrow copy of the filter columns keyed by rowid, and are grouped in SQL.
 - Every query runs under a time limit enforced by a progress handler.
 - Re-indexing builds a new file beside the live one and ``os.replace``s it into place; every request checks
   the file's inode and reopens when it changed, so readers keep the old file until they are done.
@@ -23,6 +24,7 @@ Design (numbers in /work/shared/notes/search-fts5.md and bench/results/search.md
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import sqlite3
@@ -48,18 +50,26 @@ from search_api.engine import (
     QueryTimeout,
     SearchQuery,
     SearchResult,
+    entry_url,
     highlights_for,
     public_view,
 )
 from search_api.settings import MAX_COUNT
 from search_api.text import bigram_phrase_tokens, bigram_tokens, normalise_code, search_key
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 # SQLite virtual-machine steps between two checks of the query deadline (a check costs one Python call).
 PROGRESS_INTERVAL = 1_000
 # Rows per executemany batch while building: big enough to amortise Python overhead, small enough to keep
 # memory flat.
 BUILD_BATCH_ROWS = 5_000
+# Equality filters that are also FTS tokens (``tags``): a text query with a selective filter intersects
+# doclists inside FTS5 instead of probing ``attrs`` for every match of a broad fragment.
+TAG_COLUMNS = ("list_kind", "list_code", "subject_type", "authority", "region")
+# Above every rowid: the open upper end of a rowid range.
+MAX_ROWID = 2**62
+# The matches of an FTS5 query in rowid order (newest decision first), live ones in the rowid range only.
+_FTS_MATCHES = "SELECT rowid FROM fts WHERE fts MATCH ? AND {rowids} ORDER BY rowid"
 # Most names read through the B-tree for the name-prefix tier; a prefix shared by more is read from FTS5.
 PREFIX_SCAN_LIMIT = 2_000
 
@@ -96,7 +106,7 @@ CREATE TABLE attrs(                     -- the filter and facet columns of entri
     authority TEXT,
     decision_date TEXT NOT NULL
 );
-CREATE VIRTUAL TABLE fts USING fts5(name, other, content='', columnsize=0,
+CREATE VIRTUAL TABLE fts USING fts5(name, other, tags, content='', columnsize=0,
                                     tokenize='unicode61 remove_diacritics 0');
 CREATE TABLE withdrawn(id TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE changes(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, doc BLOB NOT NULL);
@@ -110,11 +120,8 @@ CREATE INDEX entries_id_number ON entries(id_number) WHERE id_number IS NOT NULL
 CREATE INDEX entries_id_digest ON entries(id_digest) WHERE id_digest IS NOT NULL;
 CREATE INDEX entries_rep_digest ON entries(legal_rep_id_digest) WHERE legal_rep_id_digest IS NOT NULL;
 CREATE INDEX changes_at ON changes(at);
-CREATE INDEX attrs_kind ON attrs(list_kind);
-CREATE INDEX attrs_code_region ON attrs(list_code, region);
-CREATE INDEX attrs_region ON attrs(region);
-CREATE INDEX attrs_authority ON attrs(authority);
-CREATE INDEX attrs_type ON attrs(subject_type);
+CREATE INDEX attrs_decision ON attrs(decision_date);
+CREATE INDEX attrs_until ON attrs(publish_until) WHERE publish_until IS NOT NULL;
 """
 
 
@@ -140,10 +147,17 @@ def _attrs_row(rowid: int, entry: dict[str, Any]) -> tuple[Any, ...]:
             entry.get("region"), entry.get("authority"), entry["decision_date"])
 
 
-def _fts_row(rowid: int, entry: dict[str, Any]) -> tuple[int, str, str]:
+def filter_token(column: str, value: str) -> str:
+    """The FTS token that stands for ``column = value`` in the ``tags`` column: ASCII letters and digits only,
+    so no value (Chinese, spaces, FTS syntax) can split it or be read as query syntax."""
+    return column.replace("_", "") + hashlib.blake2b(value.encode(), digest_size=8).hexdigest()
+
+
+def _fts_row(rowid: int, entry: dict[str, Any]) -> tuple[int, str, str, str]:
     # Fields are tokenized one by one: no pair spans the boundary between two fields.
     other = " ".join(bigram_tokens(entry.get(name)) for name in OTHER_FIELDS if entry.get(name))
-    return rowid, bigram_tokens(entry["subject_name"]), other
+    tags = " ".join(filter_token(column, entry[column]) for column in TAG_COLUMNS if entry.get(column))
+    return rowid, bigram_tokens(entry["subject_name"]), other, tags
 
 
 def _sorted_from_disk(entries_path: Path, work_dir: Path) -> Iterator[dict[str, Any]]:
@@ -171,13 +185,14 @@ def _load_entries(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]], *
     counts: Counter[str] = Counter()
     entry_batch: list[tuple[Any, ...]] = []
     attrs_batch: list[tuple[Any, ...]] = []
-    fts_batch: list[tuple[int, str, str]] = []
+    fts_batch: list[tuple[int, str, str, str]] = []
     previous: tuple[str, str] | None = None
+    tag_values: dict[str, set[str]] = {column: set() for column in TAG_COLUMNS}
 
     def flush() -> None:
         conn.executemany(f"INSERT INTO entries VALUES ({','.join('?' * 16)})", entry_batch)
         conn.executemany(f"INSERT INTO attrs VALUES ({','.join('?' * 8)})", attrs_batch)
-        conn.executemany("INSERT INTO fts(rowid, name, other) VALUES (?,?,?)", fts_batch)
+        conn.executemany("INSERT INTO fts(rowid, name, other, tags) VALUES (?,?,?,?)", fts_batch)
         entry_batch.clear()
         attrs_batch.clear()
         fts_batch.clear()
@@ -193,11 +208,18 @@ def _load_entries(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]], *
         entry_batch.append(_entry_row(rowid, entry))
         attrs_batch.append(_attrs_row(rowid, entry))
         fts_batch.append(_fts_row(rowid, entry))
+        for column in TAG_COLUMNS:
+            if entry.get(column):
+                tag_values[column].add(entry[column])
         counts["entries"] += 1
         counts["persons"] += 1 if entry.get("is_person") else 0
         if len(entry_batch) >= BUILD_BATCH_ROWS:
             flush()
     flush()
+    for column, values in tag_values.items():
+        # Filtered queries trust the tag tokens alone; two values sharing a 64-bit token would mix their rows.
+        if len({filter_token(column, value) for value in values}) != len(values):
+            raise EngineError(f"two values of {column} share a filter token; change filter_token's digest size")
     return dict(counts)
 
 
@@ -283,45 +305,61 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
             "bytes": index_path.stat().st_size, "data_as_of": meta["data_as_of"], "version": meta["version"]}
 
 
-def _phrase(key: str, column: str | None = None, *, initial: bool = False) -> str:
-    """An FTS5 query for ``key`` as a substring: the phrase of its character pairs, or, for one character,
-    a prefix query (every pair starting with it, and the lone last character). ``initial`` anchors the phrase
-    at the start of the column. ``key`` holds letters and digits only, so nothing in it is FTS syntax."""
+def _match(key: str, filters: _Filters, column: str = "{name other}", *, initial: bool = False) -> str:
+    """An FTS5 query for ``key`` as a substring of ``column`` (name and other fields by default, never
+    ``tags``), intersected with the filters' tag tokens.
+
+    ``key`` becomes the phrase of its character pairs or, for one character, a prefix query (every pair
+    starting with it, and the lone last character); ``initial`` anchors it at the start of the column. ``key``
+    holds letters and digits only and tag tokens are hex, so nothing in the query is FTS syntax.
+    """
     phrase = '"' + bigram_phrase_tokens(key) + '"' + ("*" if len(key) == 1 else "")
     phrase = "^ " + phrase if initial else phrase
-    return f"{column} : {phrase}" if column else phrase
+    return " AND ".join([f"{column} : {phrase}", *(f"tags : {token}" for token in filters.tokens)])
 
 
 class _Filters:
-    """The WHERE clause shared by every query, on ``attrs a``: query-time expiry plus the visitor's filters."""
+    """The visitor's filters and query-time expiry, in the forms the queries need; no query reads ``attrs``
+    row by row for a broad match any more:
 
-    def __init__(self, query: SearchQuery) -> None:
-        clauses = ["(a.publish_until IS NULL OR a.publish_until >= ?)"]
-        params: list[Any] = [query.today.isoformat()]
-        for column in ("list_kind", "list_code", "subject_type", "authority", "region"):
+    - ``tokens``: the equality filters as ``tags`` tokens, intersected with the text inside FTS5;
+    - ``low``/``high``: the decision-date range as a rowid range (rowids follow the decision date, newest
+      first), which FTS5 and every B-tree seek to;
+    - expiry: the connection's ``temp.expired`` table, the rowids whose period has ended by ``today``;
+    - ``attrs_sql``/``attrs_params``: the equality filters on ``attrs a`` again, for the few-row tiers read
+      through B-trees on ``entries`` (exact name, name prefix, codes).
+    """
+
+    def __init__(self, query: SearchQuery, low: int, high: int) -> None:
+        self.low = low
+        self.high = high
+        self.tokens: list[str] = []
+        clauses = ["1"]
+        self.attrs_params: list[Any] = []
+        for column in TAG_COLUMNS:
             value = getattr(query, column)
             if value:
                 clauses.append(f"a.{column} = ?")
-                params.append(value)
-        if query.decided_from:
-            clauses.append("a.decision_date >= ?")
-            params.append(query.decided_from.isoformat())
-        if query.decided_to:
-            clauses.append("a.decision_date <= ?")
-            params.append(query.decided_to.isoformat())
-        self.sql = " AND ".join(clauses)
-        self.params = params
+                self.attrs_params.append(value)
+                self.tokens.append(filter_token(column, value))
+        self.attrs_sql = " AND ".join(clauses)
+
+    def rowids(self, column: str) -> str:
+        """Date range and expiry on a rowid column (the bounds are integers computed here, not input)."""
+        return f"{column} BETWEEN {int(self.low)} AND {int(self.high)} AND {column} NOT IN temp.expired"
 
 
 class SqliteEngine:
     """Engine over one SQLite index file; safe to share between threads (one connection per thread)."""
 
-    def __init__(self, index_path: Path, *, timeout_ms: int = 2_000) -> None:
+    def __init__(self, index_path: Path, *, timeout_ms: int = 2_000, mmap_bytes: int = 2**31) -> None:
         self.index_path = Path(index_path)
         self.timeout_ms = timeout_ms
+        self.mmap_bytes = mmap_bytes
         self._local = threading.local()
         self._stats_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._stats_lock = threading.Lock()
+        self._meta_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     # --- connections -------------------------------------------------------------------------------
     def _identity(self) -> tuple[int, int]:
@@ -341,7 +379,22 @@ class SqliteEngine:
         # immutable: the file is never written after it is swapped in, so no locking is needed; a replaced
         # file stays readable through the descriptor that is already open.
         uri = self.index_path.resolve().as_uri() + "?mode=ro&immutable=1"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        # Autocommit: the only writes are to this connection's temp.expired table (see _expiry).
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            found = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise IndexMissing(f"{self.index_path} is not a search index: {exc}") from exc
+        if found is None or found[0] != SCHEMA_VERSION:
+            conn.close()
+            # An index built by an older version: answer 503 and say what to do, not fail on a missing column.
+            raise IndexMissing(f"index schema {found[0] if found else '?'} at {self.index_path}, this version reads "
+                               f"schema {SCHEMA_VERSION}: rebuild it with `portal index`")
+        # Read the file through a shared memory map rather than copying pages into each connection's cache:
+        # 10-25% less time per query at a million entries (bench/results/search.md), and the pages are
+        # the kernel's page cache, shared by every thread and worker.
+        conn.execute(f"PRAGMA mmap_size={int(self.mmap_bytes)}")
         self._local.conn = (identity, conn)
         return conn
 
@@ -372,9 +425,15 @@ class SqliteEngine:
             return False
 
     def meta(self) -> dict[str, Any]:
+        # Every response carries data_as_of: read the meta table once per index file, not once per request.
+        identity = self._identity()
+        cached = self._meta_cache
+        if cached is not None and cached[0] == identity:
+            return cached[1]
         with self._query() as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         meta["catalogue"] = orjson.loads(meta.get("catalogue", "[]"))
+        self._meta_cache = (identity, meta)
         return meta
 
     # --- search ------------------------------------------------------------------------------------
@@ -383,39 +442,85 @@ class SqliteEngine:
             return []
         marks = ",".join("?" * len(rowids))
         found = dict(conn.execute(f"SELECT rowid, doc FROM entries WHERE rowid IN ({marks})", rowids).fetchall())
-        return [public_view(orjson.loads(found[rowid])) for rowid in rowids if rowid in found]
+        hits = [orjson.loads(found[rowid]) for rowid in rowids if rowid in found]
+        for hit in hits:  # public_view() without its copy: the stored doc has no digest (see _entry_row)
+            hit["url"] = entry_url(hit["id"])
+        return hits
 
     def _rowids(self, conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[int]:
         return [row[0] for row in conn.execute(sql, params)]
 
+    def _expiry(self, conn: sqlite3.Connection, today: date) -> None:
+        """Fill this connection's ``temp.expired`` with the rowids whose publication ended before ``today``:
+        entries that expired since the index was built, usually a few hundred, read once a day per
+        connection. Every query then excludes them by rowid instead of reading ``publish_until`` per match."""
+        key = (self._local.conn[0], today)
+        if getattr(self._local, "expired_for", None) == key:
+            return
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS expired(rowid INTEGER PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.expired")
+        conn.execute("INSERT INTO temp.expired SELECT rowid FROM attrs WHERE publish_until < ?", [today.isoformat()])
+        self._local.expired_for = key
+
+    def _rowid_range(self, conn: sqlite3.Connection, query: SearchQuery) -> tuple[int, int] | None:
+        """The rowids of decisions from ``decided_from`` to ``decided_to``; None when no decision is in range.
+
+        Rows are numbered by (decision_date, id) descending, so each date holds one run of rowids: decisions
+        on or before ``decided_to`` start at the first rowid of the latest such date, and decisions on or after
+        ``decided_from`` end at the last rowid of the earliest such date.
+        """
+        low, high = 1, MAX_ROWID
+        if query.decided_to:
+            (day,) = conn.execute("SELECT max(decision_date) FROM attrs WHERE decision_date <= ?",
+                                  [query.decided_to.isoformat()]).fetchone()
+            if day is None:
+                return None
+            low = conn.execute("SELECT min(rowid) FROM attrs WHERE decision_date = ?", [day]).fetchone()[0]
+        if query.decided_from:
+            (day,) = conn.execute("SELECT min(decision_date) FROM attrs WHERE decision_date >= ?",
+                                  [query.decided_from.isoformat()]).fetchone()
+            if day is None:
+                return None
+            high = conn.execute("SELECT max(rowid) FROM attrs WHERE decision_date = ?", [day]).fetchone()[0]
+        return (low, high) if low <= high else None
+
     def search(self, query: SearchQuery) -> SearchResult:
-        filters = _Filters(query)
         wanted = query.offset + query.limit
         key = search_key(query.q)
         code = normalise_code(query.q) if query.q else ""
-        columns = ", ".join("a." + name for name in FACET_FIELDS)
+        empty = SearchResult(0, "eq", [], {name: {} for name in FACET_FIELDS} if query.with_facets else {})
+        if query.q.strip() and not key and not code:
+            return empty
         with self._query() as conn:
+            self._expiry(conn, query.today)
+            span = self._rowid_range(conn, query)
+            if span is None:
+                return empty
+            filters = _Filters(query, *span)
+            params: list[Any]
             if code and (USCC_PATTERN.match(code) or MASKED_ID_PATTERN.match(code)):
                 column = "uscc" if USCC_PATTERN.match(code) else "id_number"
-                base = f"FROM entries e JOIN attrs a ON a.rowid = e.rowid WHERE e.{column} = ? AND {filters.sql}"
-                params = [code, *filters.params]
-                rowids = self._rowids(conn, f"SELECT e.rowid {base} ORDER BY e.rowid LIMIT ?", [*params, wanted])
-                sample_sql = f"SELECT {columns} {base} ORDER BY e.rowid LIMIT ?"
-                sample_params = params
+                matches = (f"SELECT e.rowid AS rowid FROM entries e JOIN attrs a ON a.rowid = e.rowid "
+                           f"WHERE e.{column} = ? AND {filters.rowids('e.rowid')} AND {filters.attrs_sql} "
+                           "ORDER BY e.rowid")
+                params = [code, *filters.attrs_params]
+                rowids = self._rowids(conn, f"{matches} LIMIT ?", [*params, wanted])
                 key = ""
             elif key:
                 rowids = self._ranked_text(conn, key, filters, wanted)
-                sample_sql = (f"SELECT {columns} FROM fts JOIN attrs a ON a.rowid = fts.rowid WHERE fts MATCH ? "
-                              f"AND {filters.sql} ORDER BY fts.rowid LIMIT ?")
-                sample_params = [_phrase(key), *filters.params]
-            elif query.q.strip() and not key:
-                return SearchResult(0, "eq", [], {name: {} for name in FACET_FIELDS})
+                matches = _FTS_MATCHES.format(rowids=filters.rowids("rowid"))
+                params = [_match(key, filters)]
+            elif not query.q.strip():
+                if filters.tokens:  # filters only: the intersection of their tag doclists
+                    matches = _FTS_MATCHES.format(rowids=filters.rowids("rowid"))
+                    params = [" AND ".join(f"tags : {token}" for token in filters.tokens)]
+                else:  # no filter but dates at most: every live entry, newest first
+                    matches = f"SELECT rowid FROM attrs WHERE {filters.rowids('rowid')} ORDER BY rowid"
+                    params = []
+                rowids = self._rowids(conn, f"{matches} LIMIT ?", [*params, wanted])
             else:
-                rowids = self._rowids(conn, f"SELECT a.rowid FROM attrs a WHERE {filters.sql} ORDER BY a.rowid LIMIT ?",
-                                      [*filters.params, wanted])
-                sample_sql = f"SELECT {columns} FROM attrs a WHERE {filters.sql} ORDER BY a.rowid LIMIT ?"
-                sample_params = filters.params
-            total, relation, facets = _count_and_facets(conn, sample_sql, sample_params, query.with_facets)
+                return empty
+            total, relation, facets = _count_and_facets(conn, matches, params, query.with_facets)
             hits = self._docs(conn, rowids[query.offset:wanted])
         for hit in hits:
             hit["highlights"] = highlights_for(hit, key)
@@ -428,20 +533,19 @@ class SqliteEngine:
         so the rows to leave out of it are exactly the ones already found: it reads that many more and
         drops them, which keeps every tier a plain read in rowid order.
         """
-        fts_tier = (f"SELECT fts.rowid FROM fts JOIN attrs a ON a.rowid = fts.rowid WHERE fts MATCH ? "
-                    f"AND {filters.sql} ORDER BY fts.rowid LIMIT ?")
+        fts_tier = _FTS_MATCHES.format(rowids=filters.rowids("rowid")) + " LIMIT ?"
         rowids = self._rowids(conn, f"SELECT e.rowid FROM entries e JOIN attrs a ON a.rowid = e.rowid "
-                              f"WHERE e.name_key = ? AND {filters.sql} ORDER BY e.rowid LIMIT ?",
-                              [key, *filters.params, wanted])
+                              f"WHERE e.name_key = ? AND {filters.rowids('e.rowid')} AND {filters.attrs_sql} "
+                              "ORDER BY e.rowid LIMIT ?", [key, *filters.attrs_params, wanted])
         if len(rowids) < wanted:
             prefixed = self._prefixed(conn, key, filters)
             if prefixed is None:  # a common prefix: its matches are dense in the FTS phrase, read them there
-                self._extend(rowids, conn, fts_tier, [_phrase(key, "name", initial=True), *filters.params], wanted)
+                self._extend(rowids, conn, fts_tier, [_match(key, filters, "name", initial=True)], wanted)
             else:
                 rowids.extend(prefixed[:wanted - len(rowids)])
         for column in ("name", "other"):
             if len(rowids) < wanted:
-                self._extend(rowids, conn, fts_tier, [_phrase(key, column), *filters.params], wanted)
+                self._extend(rowids, conn, fts_tier, [_match(key, filters, column)], wanted)
         return rowids
 
     def _prefixed(self, conn: sqlite3.Connection, key: str, filters: _Filters) -> list[int] | None:
@@ -458,8 +562,9 @@ class SqliteEngine:
         if not candidates:
             return []
         marks = ",".join("?" * len(candidates))
-        return self._rowids(conn, f"SELECT a.rowid FROM attrs a WHERE a.rowid IN ({marks}) AND {filters.sql} "
-                            "ORDER BY a.rowid", [*candidates, *filters.params])
+        return self._rowids(conn, f"SELECT a.rowid FROM attrs a WHERE a.rowid IN ({marks}) AND "
+                            f"{filters.rowids('a.rowid')} AND {filters.attrs_sql} ORDER BY a.rowid",
+                            [*candidates, *filters.attrs_params])
 
     def _extend(self, rowids: list[int], conn: sqlite3.Connection, sql: str, params: list[Any], wanted: int) -> None:
         """Append the rows of a tier that are not in ``rowids`` yet, up to ``wanted`` in all."""
@@ -546,23 +651,26 @@ def _expired_tombstone(entry: dict[str, Any]) -> dict[str, Any]:
             "withdrawn_on": date.fromordinal(until.toordinal() + 1).isoformat(), "reason": "期满"}
 
 
-def _count_and_facets(conn: sqlite3.Connection, sample_sql: str, params: list[Any],
+def _count_and_facets(conn: sqlite3.Connection, matches: str, params: list[Any],
                       with_facets: bool) -> tuple[int, str, dict[str, dict[str, int]]]:
-    """Capped total and facets of the newest ``MAX_COUNT`` matches, in one statement.
+    """Capped total of ``matches`` (rowids in rowid order), and facets of its newest ``MAX_COUNT`` rows.
 
-    ``sample_sql`` selects the facet columns of the matches in rowid order and ends in ``LIMIT ?``; it is
-    read once into a materialized CTE of ``MAX_COUNT + 1`` rows (one more tells "gte"), and the facets are
-    grouped in SQL over its first ``MAX_COUNT`` rows, so no row crosses into Python.
+    Counting reads ``MAX_COUNT + 1`` rowids (one more tells "gte") and nothing else; facets join those rows
+    to ``attrs`` in one statement, so no row crosses into Python.
     """
+    if not with_facets:
+        (counted,) = conn.execute(f"SELECT count(*) FROM ({matches} LIMIT ?)", [*params, MAX_COUNT + 1]).fetchone()
+        return min(counted, MAX_COUNT), "gte" if counted > MAX_COUNT else "eq", {}
+    columns = ", ".join("a." + name for name in FACET_FIELDS)
     parts = ["SELECT -1, NULL, count(*) FROM m"]
-    if with_facets:
-        parts += [f"SELECT {index}, {name}, count(*) FROM (SELECT {name} FROM m LIMIT {MAX_COUNT}) "
-                  f"WHERE {name} IS NOT NULL AND {name} != '' GROUP BY 2"
-                  for index, name in enumerate(FACET_FIELDS)]
-    sql = f"WITH m AS MATERIALIZED ({sample_sql}) " + " UNION ALL ".join(parts)
+    parts += [f"SELECT {index}, {name}, count(*) FROM f WHERE {name} IS NOT NULL AND {name} != '' GROUP BY 2"
+              for index, name in enumerate(FACET_FIELDS)]
+    sql = (f"WITH m AS MATERIALIZED ({matches} LIMIT ?), "
+           f"f AS MATERIALIZED (SELECT {columns} FROM (SELECT rowid FROM m LIMIT {MAX_COUNT}) s "
+           "JOIN attrs a ON a.rowid = s.rowid) " + " UNION ALL ".join(parts))
     rows = conn.execute(sql, [*params, MAX_COUNT + 1]).fetchall()
     counted = next(count for index, _, count in rows if index == -1)
-    facets: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS} if with_facets else {}
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
     for index, value, count in sorted((row for row in rows if row[0] >= 0), key=lambda row: (row[0], -row[2], row[1])):
         facets[FACET_FIELDS[index]][value] = count
     return min(counted, MAX_COUNT), "gte" if counted > MAX_COUNT else "eq", facets

@@ -87,6 +87,18 @@ def test_search_matches_the_contract(client: TestClient) -> None:
     assert body["facets"]["list_kind"] == {"black": 4, "watch": 1}
     without = client.get("/api/v1/search", params={"q": "王伟", "per_page": 3, "facets": "false"}).json()
     assert without["facets"] == {} and without["hits"] == body["hits"] and without["total"] == body["total"]
+    # /search writes its JSON itself (no response_model validation at run time): it must still be exactly a
+    # SearchResponse, nothing missing, nothing more (extra="forbid" on a copy of the model).
+    from pydantic import ConfigDict, create_model
+
+    from search_api.models import Hit, SearchResponse
+
+    strict = create_model("StrictSearch", __config__=ConfigDict(extra="forbid"),
+                          **{name: (field.annotation, field) for name, field in SearchResponse.model_fields.items()})
+    for payload in (body, without):
+        strict.model_validate(payload)
+        for hit in payload["hits"]:
+            assert set(hit) == set(Hit.model_fields)
 
 
 def test_search_filters_and_paging(client: TestClient) -> None:

@@ -128,47 +128,130 @@ def test_change_feed_reaches_back_through_previous_versions(tmp_path: Path) -> N
     assert len(records) == first_batch + len(sample_entries()) + 2  # both versions, oldest first
 
 
-def test_engine_slots_queue_calls_instead_of_running_them_all_at_once() -> None:
-    import threading
+def test_engine_executor_runs_few_calls_at_once_and_refuses_stale_ones() -> None:
+    import asyncio
+    import time
 
     from search_api.engine import EngineBusy
-    from search_api.engines import SlotLimitedEngine
+    from search_api.engines import EngineExecutor
 
-    class Probe:
-        """Counts how many calls run at the same time; each waits until released."""
+    running = most = 0
+    lock = threading.Lock()
 
-        def __init__(self) -> None:
-            self.running = self.most = 0
-            self.lock = threading.Lock()
-            self.release = threading.Event()
+    def query(seconds: float) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(seconds)
+        with lock:
+            running -= 1
+        return threading.current_thread().name
 
-        def search(self) -> str:
-            with self.lock:
-                self.running += 1
-                self.most = max(self.most, self.running)
-            self.release.wait(5)
-            with self.lock:
-                self.running -= 1
-            return "done"
+    async def scenario() -> None:
+        executor = EngineExecutor(slots=2, queue_seconds=5)
+        names = await asyncio.gather(*(executor.run(query, 0.05) for _ in range(6)))
+        assert most == 2 and all(name.startswith("engine") for name in names)  # never on the event loop
+        impatient = EngineExecutor(slots=1, queue_seconds=0.2)
+        first = asyncio.ensure_future(impatient.run(query, 0.5))
+        await asyncio.sleep(0.05)
+        with pytest.raises(EngineBusy):
+            await impatient.run(query, 0)  # waited 0.45 s for its turn, longer than 0.2 s: refused, not run
+        assert (await first).startswith("engine")
+        executor.shutdown()
+        impatient.shutdown()
 
-    probe = Probe()
-    gated = SlotLimitedEngine(probe, slots=2, queue_seconds=5)  # type: ignore[arg-type]
-    results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(gated.search())) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    probe.release.set()
-    for thread in threads:
-        thread.join(10)
-    assert results == ["done"] * 6 and probe.most <= 2
+    asyncio.run(scenario())
 
-    blocked = Probe()
-    impatient = SlotLimitedEngine(blocked, slots=1, queue_seconds=0.2)  # type: ignore[arg-type]
-    holder = threading.Thread(target=impatient.search)
-    holder.start()
-    while blocked.running == 0:
-        pass
-    with pytest.raises(EngineBusy):
-        impatient.search()
-    blocked.release.set()
-    holder.join(10)
+
+def test_filters_are_fts_tokens_that_queries_can_never_match(tmp_path: Path) -> None:
+    entries = [make_entry(f"通川商贸{index}", region="通川区" if index % 3 else "达川区") for index in range(30)]
+    entries.append(make_entry("无关单位", region="达川区"))
+    build_index(write_test_snapshot(tmp_path / "snap", entries), tmp_path / "index.sqlite3")
+    engine = SqliteEngine(tmp_path / "index.sqlite3")
+    found = engine.search(SearchQuery(q="商贸", region="达川区", today=TEST_TODAY, limit=50))
+    assert found.total == 10 and {hit["region"] for hit in found.hits} == {"达川区"}
+    # The tag tokens are ASCII: one-letter queries are prefix queries, and must not match them.
+    for letter in ("r", "l", "s", "a", "b", "e", "f"):
+        assert engine.search(SearchQuery(q=letter, today=TEST_TODAY)).total == 0, letter
+    conn = sqlite3.connect(tmp_path / "index.sqlite3")
+    token = sqlite_engine.filter_token("region", "达川区")
+    assert conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", [f"tags : {token}"]).fetchone()[0] == 11
+
+
+def test_index_of_another_schema_is_reported_not_queried(tmp_path: Path) -> None:
+    build_index(write_test_snapshot(tmp_path / "snap"), tmp_path / "index.sqlite3")
+    with sqlite3.connect(tmp_path / "index.sqlite3") as conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    engine = SqliteEngine(tmp_path / "index.sqlite3")
+    with pytest.raises(IndexMissing, match="portal index"):
+        engine.search(SearchQuery(q="王伟", today=TEST_TODAY))
+    assert engine.ready() is False
+
+
+def test_filters_dates_and_expiry_agree_with_a_plain_scan(tmp_path: Path) -> None:
+    """Tags, the decision-date rowid range and temp.expired replace per-row reads of attrs: compare them with a
+    plain Python filter over the entries, for random filter combinations and query dates."""
+    import random
+    from datetime import date, timedelta
+
+    rng = random.Random(7)
+    codes = ["YZWFSX", "SXBZXR", "ZDGZ", "XZCF"]
+    regions = ["通川区", "达川区", "宣汉县", None]
+    entries = []
+    for index in range(400):
+        decided = date(2025, 1, 1) + timedelta(days=rng.randrange(0, 500))
+        until = decided + timedelta(days=rng.randrange(200, 900))
+        entries.append(make_entry(f"{rng.choice(['达州', '通川', '宣汉'])}商贸{index}", list_code=rng.choice(codes),
+                                  decision_date=decided.isoformat(), region=rng.choice(regions),
+                                  publish_until=until.isoformat(), decision_no=f"第{index}号"))
+    build_index(write_test_snapshot(tmp_path / "snap", entries), tmp_path / "index.sqlite3")
+    engine = SqliteEngine(tmp_path / "index.sqlite3")
+    newest_first = sorted(entries, key=lambda e: (e["decision_date"], e["id"]), reverse=True)
+    for _ in range(150):
+        today = date(2025, 6, 1) + timedelta(days=rng.randrange(0, 700))
+        filters = {"list_code": rng.choice([*codes, None]), "region": rng.choice([*regions[:3], None])}
+        first, second = sorted(date(2025, 1, 1) + timedelta(days=rng.randrange(-20, 520)) for _ in range(2))
+        dates = rng.choice([{}, {"decided_from": first}, {"decided_to": second},
+                            {"decided_from": first, "decided_to": second}])
+        q = rng.choice(["", "商贸", "通川"])
+        expected = [e["id"] for e in newest_first
+                    if e["publish_until"] >= today.isoformat()
+                    and all(e[name] == value for name, value in filters.items() if value)
+                    and ("decided_from" not in dates or e["decision_date"] >= dates["decided_from"].isoformat())
+                    and ("decided_to" not in dates or e["decision_date"] <= dates["decided_to"].isoformat())
+                    and q in e["subject_name"]]
+        query = SearchQuery(q=q, today=today, limit=50, **filters, **dates)  # type: ignore[arg-type]
+        result = engine.search(query)
+        assert result.total == len(expected), (query, result.total, len(expected))
+        # Every 通川 name starts with it (one prefix tier) and 商贸 is in every name: rank is rowid order.
+        assert [hit["id"] for hit in result.hits] == expected[:50], query
+
+
+def test_fold_table_covers_every_character_that_folds() -> None:
+    import unicodedata
+
+    from search_api.text import FOLD_TABLE_SIZE, _t2s_table, fold
+
+    t2s = _t2s_table()
+    for code in range(FOLD_TABLE_SIZE, 0x110000):
+        char = chr(code)
+        assert unicodedata.normalize("NFKC", char).casefold().translate(t2s) == char, hex(code)
+    assert fold("ＡＢＣ達州臺灣①Ⅻ") == "abc达州台湾1xii"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_may_contain_never_rules_out_a_real_match(seed: int) -> None:
+    import random
+
+    from search_api.text import may_contain, search_key
+
+    rng = random.Random(seed)
+    alphabet = "達州达州臺灣台湾ＡＢＣabcABC①１2３Ⅻﬁ㈱株市場市场有限公司 ,，-（）"
+    for _ in range(2_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        folded = search_key(text)
+        for start in range(len(folded)):
+            key = folded[start:start + rng.randint(1, 3)]
+            assert may_contain(text, key), (text, key)
+    assert not may_contain("达州市应急管理局", "王伟")
