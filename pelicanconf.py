@@ -97,6 +97,9 @@ PORTAL_MEASURES = str(ROOT / "portal" / "data" / "measures.toml")
 PORTAL_FORMS = str(ROOT / PATH / "forms" / "forms.toml")
 PORTAL_PAGE_STORE = os.environ.get("PORTAL_PAGE_STORE", str(ROOT / "var" / "site-store"))
 PORTAL_PAGEFIND = True
+# Entry, tombstone and list pages are rendered in a forked worker process on the second core (portal/site/store.py
+# RenderWorker); PORTAL_RENDER_WORKER=0 renders them in the build process (single-core hosts do so anyway).
+PORTAL_RENDER_WORKER = os.environ.get("PORTAL_RENDER_WORKER", "1") != "0"
 PORTAL_LIST_PAGE_SIZE = 50
 PORTAL_OFFICE = "达州市社会信用体系建设领导小组办公室"
 PORTAL_OFFICE_ADDRESS = "四川省达州市通川区"

@@ -83,10 +83,12 @@ def synthetic_entries(count: int) -> list[dict[str, Any]]:
     return entries
 
 
-def changed_entries(entries: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
-    """A copy of ``entries`` in which every 1/share-th entry has new ``facts`` (e.g. share=0.01: 1%)."""
+def changed_entries(entries: list[dict[str, Any]], share: float, offset: int = 0,
+                    note: str = "（经复核更正）") -> list[dict[str, Any]]:
+    """A copy of ``entries`` in which every 1/share-th entry (from ``offset``) has new ``facts``
+    (e.g. share=0.01: 1%)."""
     step = max(1, round(1 / share))
-    return [{**e, "facts": e["facts"] + "（经复核更正）"} if i % step == 0 else e for i, e in enumerate(entries)]
+    return [{**e, "facts": e["facts"] + note} if i % step == offset % step else e for i, e in enumerate(entries)]
 
 
 def write_bench_snapshot(root: Path, entries: list[dict[str, Any]]) -> Path:

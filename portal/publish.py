@@ -8,34 +8,53 @@ the symlink ``var/current``; switching it is one ``rename(2)``, so the site and 
 and a reader sees either the old pair or the new pair, never a mix. Every step before the switch works in
 new directories only: when any step fails the new directories are removed, ``current`` and the snapshots'
 ``latest`` stay where they were, and the failure is recorded in the audit log with the step that failed.
+
+**Entry slots.** The entry and list pages (100,000 one-page directories at full size) are not copied into
+each release: recreating that many directories costs more than the whole rebuild. There are two entry
+slots, ``var/entry-slots/a`` and ``b``; each holds ``entries/``, ``lists/`` and its own page-store index
+(``store/``), and a release's ``site/entries`` and ``site/lists`` are relative symlinks into one of them.
+A publish updates, in place, the slot that the live release does *not* use (rendering only the pages whose
+inputs differ from what that slot holds: the changes of the last two publishes, of which the previous
+publish's are hard-linked from the live slot rather than rendered), so the live release's pages are never
+touched before the switch. ``slot.json`` in a slot names the *generation* of its
+content: it is cleared (synced) before a build changes the slot and set after the build succeeded, and the
+release records the generation it was built with. A release whose slot no longer holds its generation (a
+later publish, failed or not, updated that slot) is rebuilt from its retained snapshot by ``rollback``
+before it goes live again; it never serves a mix of pages.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from portal import snapshot as snap
 from portal.actions import load_overrides
 from portal.audit import AuditLog
-from portal.ingest import IngestError, SourceSpec, run_ingest
-from portal.ingest_worker import display_name
 from portal.settings import SHANGHAI, SNAPSHOTS_KEPT
+
+if TYPE_CHECKING:
+    from portal.ingest import SourceSpec
 
 RELEASE_FILE = "release.json"
 SITE_DIR = "site"
 INDEX_FILE = "index.db"
 CURRENT = "current"
+ENTRY_SLOTS = ("a", "b")
+SLOT_STATE_FILE = "slot.json"
+SLOT_STORE_DIR = "store"  # the slot's page-store index (portal/site/store.py)
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,15 @@ class Layout:
     @property
     def current(self) -> Path:
         return self.root / CURRENT
+
+    @property
+    def entry_slots(self) -> Path:
+        return self.root / "entry-slots"
+
+    def entry_slot(self, name: str) -> Path:
+        if name not in ENTRY_SLOTS:
+            raise ValueError(f"unknown entry slot {name!r}")
+        return self.entry_slots / name
 
     @property
     def actions(self) -> Path:
@@ -80,38 +108,89 @@ class PublishError(Exception):
 
 STEP_NAMES_ZH = {"ingest": "导入与校验", "site": "生成网站", "index": "建立检索索引", "switch": "切换上线"}
 
-SiteBuilder = Callable[[Path, Path, Path | None], None]  # (snapshot dir, output dir, previous site dir)
+SiteBuilder = Callable[[Path, Path, Path], None]  # (snapshot dir, output dir, entry slot dir)
 IndexBuilder = Callable[[Path, Path], None]  # (snapshot dir, index file)
 
 
-SITE_STORE_DIR = "site-store"  # the rebuild cache's index, one per release (copied, never shared)
 SITE_SETTINGS_ENV = "PORTAL_SITE_SETTINGS"  # Pelican settings file; default pelicanconf.py, production publishconf.py
 
 
-def default_site_builder(snapshot_dir: Path, out_dir: Path, previous_site: Path | None) -> None:
-    """Build the release's site, reusing the previous release's unchanged entry and list pages.
+def default_site_builder(snapshot_dir: Path, out_dir: Path, slot: Path) -> None:
+    """Build the release's site into ``out_dir``, its entry and list pages into the entry slot ``slot``.
 
-    The previous release's ``entries/`` and ``lists/`` are hard-linked into the new site first (no data is
-    copied) and its page-store index is copied; the plugin then rewrites only pages whose inputs changed.
-    It writes every page to a temporary file and renames it into place, which gives the page a new inode:
-    a hard-linked file of the previous release is never modified, so rollback stays exact.
+    ``out_dir/entries`` and ``out_dir/lists`` become relative symlinks into the slot (made first, so that
+    Pelican's output clean-up keeps them: they are in ``OUTPUT_RETENTION``). The plugin rewrites only the
+    slot's pages whose inputs differ from what the slot's page-store index says the slot holds.
     """
     from portal.site.build import ROOT, build_site
-    from portal.site.store import MANAGED_DIRS
 
-    store = out_dir.parent / SITE_STORE_DIR
-    if previous_site is not None and previous_site.exists():
-        for name in MANAGED_DIRS:
-            if (previous_site / name).is_dir():
-                shutil.copytree(previous_site / name, out_dir / name, copy_function=os.link)
-        previous_store = previous_site.parent / SITE_STORE_DIR
-        if previous_store.is_dir():
-            shutil.copytree(previous_store, store)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    link_entry_slot(out_dir, slot)
     settings_file = Path(os.environ.get(SITE_SETTINGS_ENV, ROOT / "pelicanconf.py"))
     # Absolute paths: Pelican resolves relative ones against the settings file, not the working directory.
-    build_site({"PORTAL_SNAPSHOT": str(snapshot_dir.resolve()), "OUTPUT_PATH": str(out_dir.resolve()),
-                "PORTAL_PAGE_STORE": str(store.resolve())},
-               settings_file)
+    overrides = {"PORTAL_SNAPSHOT": str(snapshot_dir.resolve()), "OUTPUT_PATH": str(out_dir.resolve()),
+                 "PORTAL_PAGE_ROOT": str(slot.resolve()), "PORTAL_PAGE_STORE": str((slot / SLOT_STORE_DIR).resolve())}
+    # The other slot (the live one, never written here) usually holds the pages the last publish changed:
+    # the store hard-links those instead of rendering them again (it ignores the sibling if it is dirty).
+    sibling = slot.parent / next((name for name in ENTRY_SLOTS if name != slot.name), slot.name)
+    if sibling != slot and (sibling / SLOT_STORE_DIR).is_dir():
+        overrides.update(PORTAL_PAGE_SIBLING_ROOT=str(sibling.resolve()),
+                         PORTAL_PAGE_SIBLING_STORE=str((sibling / SLOT_STORE_DIR).resolve()))
+    build_site(overrides, settings_file)
+
+
+def link_entry_slot(site_dir: Path, slot: Path) -> None:
+    """Point ``site_dir/entries`` and ``site_dir/lists`` at the slot's directories (relative, atomic)."""
+    from portal.site.store import MANAGED_DIRS
+
+    for name in MANAGED_DIRS:
+        (slot / name).mkdir(parents=True, exist_ok=True)
+        tmp = site_dir / f".{name}-{os.getpid()}.link"
+        tmp.unlink(missing_ok=True)
+        os.symlink(os.path.relpath(slot / name, site_dir), tmp)
+        os.replace(tmp, site_dir / name)
+
+
+def read_slot_state(slot: Path) -> dict[str, Any]:
+    """``{"generation": ...}`` of a slot; generation None when a build may have changed it since."""
+    try:
+        return orjson.loads((slot / SLOT_STATE_FILE).read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return {"generation": None}
+
+
+def _write_slot_state(slot: Path, generation: str | None) -> None:
+    slot.mkdir(parents=True, exist_ok=True)
+    tmp = slot / f".{SLOT_STATE_FILE}.{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(orjson.dumps({"generation": generation}))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, slot / SLOT_STATE_FILE)
+    _fsync_dir(slot)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def build_into_slot(site_builder: SiteBuilder, snapshot_dir: Path, out_dir: Path, slot: Path) -> str:
+    """Run the site build with the slot marked as changing; returns the slot's new generation."""
+    _write_slot_state(slot, None)  # before anything in the slot changes
+    site_builder(snapshot_dir, out_dir, slot)
+    generation = secrets.token_hex(8)
+    _write_slot_state(slot, generation)
+    return generation
+
+
+def slot_for_next_release(layout: Layout, live: Path | None) -> Path:
+    """The entry slot the live release does not use (slot ``a`` when it uses none)."""
+    live_slot = release_info(live).get("entry_slot") if live is not None and (live / RELEASE_FILE).exists() else None
+    return layout.entry_slot(next(name for name in ENTRY_SLOTS if name != live_slot))
 
 
 def default_index_builder(snapshot_dir: Path, index_path: Path) -> None:
@@ -125,6 +204,14 @@ def publish(sources: Sequence[SourceSpec], layout: Layout, *, as_of: date, trigg
             index_builder: IndexBuilder = default_index_builder,
             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole publish; returns the audit record. Raises PublishError with the live portal untouched."""
+    with _publish_lock(layout):
+        return _publish_locked(sources, layout, as_of=as_of, trigger=trigger, key=key,
+                               site_builder=site_builder, index_builder=index_builder, progress=progress)
+
+
+@contextmanager
+def _publish_lock(layout: Layout) -> Iterator[None]:
+    """One publish or rollback at a time (flock: released when its process dies, however it dies)."""
     layout.root.mkdir(parents=True, exist_ok=True)
     with open(layout.root / ".publish.lock", "w") as lock:
         try:
@@ -132,13 +219,16 @@ def publish(sources: Sequence[SourceSpec], layout: Layout, *, as_of: date, trigg
         except BlockingIOError:
             raise PublishError("lock", "另一个发布正在进行，请稍后再试",
                                "another publish is running; try again later") from None
-        return _publish_locked(sources, layout, as_of=as_of, trigger=trigger, key=key,
-                               site_builder=site_builder, index_builder=index_builder, progress=progress)
+        yield
 
 
 def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: date, trigger: str,
                     key: bytes | None, site_builder: SiteBuilder, index_builder: IndexBuilder,
                     progress: Callable[[str], None] | None) -> dict[str, Any]:
+    # Imported here: the ingest's readers (spreadsheets, SQL drivers) are not needed by rollback or serve.
+    from portal.ingest import run_ingest
+    from portal.ingest_worker import display_name
+
     audit = AuditLog(layout.audit)
     started = time.monotonic()
     record: dict[str, Any] = {"trigger": trigger, "as_of": as_of.isoformat(),
@@ -160,14 +250,15 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
         step = "site"
         _say(progress, step)
         staging.mkdir()
-        site_builder(version_dir, staging / SITE_DIR,
-                     previous_release / SITE_DIR if previous_release else None)
+        slot = slot_for_next_release(layout, previous_release)
+        generation = build_into_slot(site_builder, version_dir, staging / SITE_DIR, slot)
         step = "index"
         _say(progress, step)
         index_builder(version_dir, staging / INDEX_FILE)
         step = "switch"
         _say(progress, step)
-        release = _commit_release(layout, staging, version_dir, as_of, trigger)
+        release = _commit_release(layout, staging, version_dir, as_of, trigger,
+                                  {"entry_slot": slot.name, "slot_generation": generation})
         snap.point_latest(layout.snapshots, version_dir.name)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -250,13 +341,16 @@ def _say(progress: Callable[[str], None] | None, step: str) -> None:
 
 
 def _explain(exc: BaseException) -> tuple[str, str]:
+    from portal.ingest import IngestError
+
     if isinstance(exc, IngestError):
         return exc.zh, exc.en
     detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return f"{type(exc).__name__}：{exc}", detail
 
 
-def _commit_release(layout: Layout, staging: Path, version_dir: Path, as_of: date, trigger: str) -> Path:
+def _commit_release(layout: Layout, staging: Path, version_dir: Path, as_of: date, trigger: str,
+                    slot_info: dict[str, str]) -> Path:
     created = datetime.now(SHANGHAI)
     # Microseconds in the name keep releases in publish order when sorted, even within one second.
     name = f"r{created.strftime('%Y%m%dT%H%M%S%f')}-{version_dir.name.split('-')[-1]}"
@@ -266,7 +360,7 @@ def _commit_release(layout: Layout, staging: Path, version_dir: Path, as_of: dat
         final = layout.releases / f"{name}.{suffix}"
         suffix += 1
     info = {"release": final.name, "snapshot": version_dir.name, "created_at": created.isoformat(timespec="seconds"),
-            "data_as_of": as_of.isoformat(), "trigger": trigger}
+            "data_as_of": as_of.isoformat(), "trigger": trigger, **slot_info}
     (staging / RELEASE_FILE).write_bytes(orjson.dumps(info, option=orjson.OPT_INDENT_2))
     os.rename(staging, final)
     switch_current(layout, final)
@@ -280,11 +374,7 @@ def switch_current(layout: Layout, release: Path) -> None:
         tmp.unlink()
     os.symlink(os.path.relpath(release, layout.root), tmp)
     os.replace(tmp, layout.current)
-    fd = os.open(layout.root, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_dir(layout.root)
 
 
 def list_releases(layout: Layout) -> list[Path]:
@@ -297,24 +387,67 @@ def release_info(release: Path) -> dict[str, Any]:
     return orjson.loads((release / RELEASE_FILE).read_bytes())
 
 
-def rollback(layout: Layout, *, trigger: str = "manual") -> Path:
-    """Make the release before the live one live again (site and index together)."""
-    live = layout.live_release()
-    releases = list_releases(layout)
-    if live is None or live not in releases or releases.index(live) == 0:
-        raise PublishError("rollback", "没有可回退的上一版本", "there is no earlier release to roll back to")
-    target = releases[releases.index(live) - 1]
-    switch_current(layout, target)
-    snapshot_name = release_info(target)["snapshot"]
-    if (layout.snapshots / snapshot_name).exists():
-        snap.point_latest(layout.snapshots, snapshot_name)
-    audit = AuditLog(layout.audit)
-    audit.append({"trigger": trigger, "outcome": "rolled_back", "release": target.name,
-                  "previous_release": live.name, "snapshot": snapshot_name})
-    audit.record_publication(layout.snapshots / snapshot_name, target.name)
-    # The abandoned release is removed so that the next rollback goes further back, not forward again.
-    shutil.rmtree(live, ignore_errors=True)
-    return target
+def rollback(layout: Layout, *, trigger: str = "manual", site_builder: SiteBuilder = default_site_builder) -> Path:
+    """Make the release before the live one live again (site and index together).
+
+    If that release's entry slot no longer holds the pages it was built with (a later publish, failed or
+    not, has updated the slot since), the slot is first rebuilt from the release's retained snapshot with
+    the installed code and templates; the switch happens only after that build succeeded.
+    """
+    with _publish_lock(layout):
+        live = layout.live_release()
+        releases = list_releases(layout)
+        if live is None or live not in releases or releases.index(live) == 0:
+            raise PublishError("rollback", "没有可回退的上一版本", "there is no earlier release to roll back to")
+        target = releases[releases.index(live) - 1]
+        slot_rebuilt = _restore_entry_slot(layout, target, live, site_builder)
+        switch_current(layout, target)
+        snapshot_name = release_info(target)["snapshot"]
+        if (layout.snapshots / snapshot_name).exists():
+            snap.point_latest(layout.snapshots, snapshot_name)
+        audit = AuditLog(layout.audit)
+        audit.append({"trigger": trigger, "outcome": "rolled_back", "release": target.name,
+                      "previous_release": live.name, "snapshot": snapshot_name, "entry_slot_rebuilt": slot_rebuilt})
+        audit.record_publication(layout.snapshots / snapshot_name, target.name)
+        # The abandoned release is removed so that the next rollback goes further back, not forward again.
+        shutil.rmtree(live, ignore_errors=True)
+        return target
+
+
+def _restore_entry_slot(layout: Layout, target: Path, live: Path, site_builder: SiteBuilder) -> bool:
+    """Make sure ``target``'s entry slot holds exactly its pages; True if the slot had to be rebuilt."""
+    info = release_info(target)
+    if "entry_slot" not in info:  # a release from before entry slots: its pages are its own directories
+        return False
+    slot = layout.entry_slot(info["entry_slot"])
+    live_slot = release_info(live).get("entry_slot")
+    if slot.name != live_slot and read_slot_state(slot).get("generation") == info["slot_generation"]:
+        return False
+    if slot.name == live_slot:  # never rebuild the slot being served: use the other one
+        slot = layout.entry_slot(next(name for name in ENTRY_SLOTS if name != live_slot))
+    snapshot_dir = layout.snapshots / info["snapshot"]
+    if not (snapshot_dir / "manifest.json").exists():
+        raise PublishError("rollback", f"上一版本的数据快照 {info['snapshot']} 已不在，无法回退",
+                           f"the snapshot {info['snapshot']} of the previous release is gone; cannot roll back")
+    scratch = layout.releases / f".tmp-{os.getpid()}-{time.time_ns()}"
+    try:
+        scratch.mkdir()
+        generation = build_into_slot(site_builder, snapshot_dir, scratch / SITE_DIR, slot)
+    except BaseException as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        zh, en = _explain(exc)
+        raise PublishError("rollback", f"重建上一版本的条目页面失败：{zh}",
+                           f"rebuilding the previous release's entry pages failed: {en}") from exc
+    shutil.rmtree(scratch, ignore_errors=True)
+    # The target is not live: its links and release.json can be rewritten before the switch.
+    link_entry_slot(target / SITE_DIR, slot)
+    updated = {**info, "entry_slot": slot.name, "slot_generation": generation}
+    tmp = target / f".{RELEASE_FILE}.{os.getpid()}"
+    tmp.write_bytes(orjson.dumps(updated, option=orjson.OPT_INDENT_2))
+    os.replace(tmp, target / RELEASE_FILE)
+    return True
 
 
 def prune_releases(layout: Layout, keep: int = SNAPSHOTS_KEPT) -> None:

@@ -3,6 +3,10 @@
 The site is static files served from the live release; the directory is resolved on every request, so a
 publish or rollback (a symlink switch) takes effect at once without a restart. In production put nginx in
 front of the site directory instead (docs/operations.md); this server is the embedded default.
+
+A release's ``entries/`` and ``lists/`` are symlinks into an entry slot (portal/publish.py). Starlette's
+``StaticFiles`` refuses files whose real path leaves the served directory unless told to follow every
+symlink; :class:`ReleaseFiles` follows exactly those two links and nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+LINKED_DIRS = ("entries", "lists")  # the release's symlinks into its entry slot (portal.site.store.MANAGED_DIRS)
 
 SITE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -39,9 +45,31 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)  # type: ignore[arg-type]
 
 
+class ReleaseFiles(StaticFiles):
+    """Static files of a release; files under ``entries/`` and ``lists/`` are served through the release's
+    symlinks into its entry slot, and only from inside the directory each of those links points to."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        full_path, stat_result = super().lookup_path(path)
+        if stat_result is not None or path.startswith(("/", "\\")) or self.directory is None:
+            return full_path, stat_result
+        top = path.split(os.sep, 1)[0]
+        if top not in LINKED_DIRS:
+            return "", None
+        # ``path`` is already normalised (no ``..``); resolve the link, then stay inside its target
+        linked = os.path.realpath(os.path.join(self.directory, top))
+        real = os.path.realpath(os.path.join(self.directory, path))
+        if os.path.commonpath([real, linked]) != linked:
+            return "", None
+        try:
+            return real, os.stat(real)
+        except (FileNotFoundError, NotADirectoryError):
+            return "", None
+
+
 def site_app(site_dir: Path) -> Starlette:
     """Static site from ``site_dir`` (a path through the ``current`` symlink, resolved per request)."""
-    static = StaticFiles(directory=str(site_dir), html=True, check_dir=False)
+    static = ReleaseFiles(directory=str(site_dir), html=True, check_dir=False)
     return Starlette(routes=[Mount("/", app=static)],
                      middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=1024)])
 

@@ -178,7 +178,7 @@ async def search(
             responses={200: {"model": EntryOut, "description": "The public entry"},
                        410: {"model": GoneResponse, "description": "Withdrawn: tombstone only"}})
 async def entry(request: Request, app: StateDep,
-          entry_id: Annotated[str, Path(max_length=64, examples=["5f2b9c0e41d7a3b8"])]) -> JSONResponse:
+                entry_id: Annotated[str, Path(max_length=64, examples=["5f2b9c0e41d7a3b8"])]) -> JSONResponse:
     limit(app.search_limiter, client_ip(request))
     found = await app.run(app.engine.get, entry_id, app.today())
     if found.entry is not None:
@@ -192,7 +192,7 @@ async def entry(request: Request, app: StateDep,
 
 @router.get("/subjects/{uscc}", response_model=SubjectResponse, summary="主体信用信息 / All entries of an organisation")
 async def subject(request: Request, app: StateDep,
-            uscc: Annotated[str, Path(max_length=32, examples=["91511700MA62XXXXXX"])]) -> dict[str, Any]:
+                  uscc: Annotated[str, Path(max_length=32, examples=["91511700MA62XXXXXX"])]) -> dict[str, Any]:
     limit(app.search_limiter, client_ip(request))
     code = normalise_code(uscc)
     entries, as_of = await with_data_as_of(app, app.engine.by_uscc, code, app.today(), MAX_SUBJECT_ENTRIES)

@@ -25,3 +25,16 @@ def test_every_limit_constant_is_documented() -> None:
     constants = [name for name in vars(settings) if name.isupper() and not name.startswith("_")]
     assert "MAX_PER_PAGE" in constants
     assert [name for name in constants if f"`{name}`" not in text] == []
+
+
+def test_site_search_page_knows_the_result_windows() -> None:
+    """The search page caps its pager at the API's result windows; a drift would offer pages that fail."""
+    import re
+    from pathlib import Path
+
+    from search_api.settings import MAX_PERSON_RESULT_WINDOW, MAX_RESULT_WINDOW
+
+    script = (Path(__file__).resolve().parents[1] / "theme" / "static" / "js" / "search.js").read_text()
+    assert re.search(r"var MAX_WINDOW = (\d+);", script).group(1) == str(MAX_RESULT_WINDOW)  # type: ignore[union-attr]
+    assert re.search(r"var MAX_PERSON_WINDOW = (\d+);", script).group(1) == str(  # type: ignore[union-attr]
+        MAX_PERSON_RESULT_WINDOW)

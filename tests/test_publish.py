@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -16,7 +17,17 @@ from portal.actions import ActionKind, record_action
 from portal.audit import AuditLog
 from portal.identifiers import ric_check_digit
 from portal.ingest import SourceSpec
-from portal.publish import Layout, PublishError, list_releases, publish, rollback
+from portal.publish import (
+    Layout,
+    PublishError,
+    default_site_builder,
+    list_releases,
+    publish,
+    read_slot_state,
+    release_info,
+    rollback,
+)
+from portal.site.store import StoreStats
 
 KEY = b"test-only-hmac-key-0123456789abcdef"
 HEADER = ["主体名称", "主体类别", "统一社会信用代码", "证件号码", "名单名称", "认定日期", "公布截止日期", "认定部门",
@@ -49,11 +60,28 @@ def department_file(tmp_path: Path) -> Path:
     return path
 
 
+def files_under(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` by relative path, following the site's symlinks into its entry slot."""
+    found = {}
+    for directory, _dirs, names in os.walk(root, followlinks=True):
+        for name in names:
+            path = Path(directory) / name
+            found[str(path.relative_to(root))] = path.read_bytes()
+    return found
+
+
 def live_files(layout: Layout) -> dict[str, bytes]:
-    """Every file of the live release (site and index), by relative path."""
+    """Every file of the live release (site, entry pages through its slot links, and index)."""
     release = layout.live_release()
     assert release is not None
-    return {str(p.relative_to(release)): p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
+    files = files_under(release)
+    assert any(name.startswith("site/entries/") for name in files)  # the walk went through the link
+    return files
+
+
+def served_pages(layout: Layout) -> dict[str, bytes]:
+    """The live site as served: every file under ``current/site`` (release.json may record a rebuilt slot)."""
+    return files_under(layout.current / "site")
 
 
 def entry_ids(layout: Layout) -> set[str]:
@@ -188,11 +216,16 @@ def test_day_after_publish_until_the_entry_is_gone_everywhere_but_its_tombstone(
     assert tombstone.exists()
     page = tombstone.read_text()
     assert "不再公示" in page and expiring["subject_name"] not in page and expiring["uscc"] not in page
-    for path in site.rglob("*"):
-        if path.is_file() and path != tombstone and path.suffix in (".html", ".xml", ".csv", ".json", ".txt"):
+    checked = 0
+    for directory, _dirs, names in os.walk(site, followlinks=True):  # through the links into the entry slot
+        for path in (Path(directory) / name for name in names):
+            if path == tombstone or path.suffix not in (".html", ".xml", ".csv", ".json", ".txt"):
+                continue
             text = path.read_text(errors="replace")
             assert expiring["subject_name"] not in text, f"withdrawn entry still named in {path.relative_to(site)}"
             assert expiring["uscc"] not in text, f"withdrawn entry still in {path.relative_to(site)}"
+            checked += path.is_relative_to(site / "entries")
+    assert checked >= 2  # the other entries' pages were read too
 
     # API on the live index: not found by search, 410 with the tombstone at its id.
     app = create_app(Settings(index_path=layout.current / "index.db", snapshot_dir=layout.snapshots / "latest"))
@@ -201,3 +234,141 @@ def test_day_after_publish_until_the_entry_is_gone_everywhere_but_its_tombstone(
         assert hits == []
         gone = client.get(f"/api/v1/entries/{expiring['id']}")
         assert gone.status_code == 410 and gone.json()["tombstone"]["reason"] == "期满"
+
+
+# --- entry slots: the entry and list pages live in two A/B slots, not in each release ---------------------
+
+
+def slot_of(release: Path) -> str:
+    return str(release_info(release)["entry_slot"])
+
+
+def test_releases_alternate_entry_slots_and_link_into_them(department_file: Path, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "var")
+    first = do_publish(layout, [department_file], date(2026, 11, 23))
+    second = do_publish(layout, [department_file], date(2026, 11, 24))
+    r1, r2 = (layout.releases / r["release"] for r in (first, second))
+    assert (slot_of(r1), slot_of(r2)) == ("a", "b")
+    for release in (r1, r2):
+        for name in ("entries", "lists"):
+            link = release / "site" / name
+            assert link.is_symlink() and not os.path.isabs(os.readlink(link))  # relative: the tree can move
+            assert link.resolve() == (layout.entry_slot(slot_of(release)) / name).resolve()
+        assert read_slot_state(layout.entry_slot(slot_of(release)))["generation"] == \
+            release_info(release)["slot_generation"]
+    third = do_publish(layout, [department_file], date(2026, 11, 25))
+    assert slot_of(layout.releases / third["release"]) == "a"
+
+
+def test_a_failed_publish_never_touches_the_live_slot(department_file: Path, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "var")
+    do_publish(layout, [department_file], date(2026, 11, 23))
+    do_publish(layout, [department_file], date(2026, 11, 30))
+    before, live_slot = live_files(layout), slot_of(layout.live_release())  # type: ignore[arg-type]
+    live_slot_stat = {p: p.stat().st_mtime_ns for p in layout.entry_slot(live_slot).rglob("*")}
+
+    def broken_index(snapshot_dir: Path, index_path: Path) -> None:
+        raise RuntimeError("disk full while indexing")
+
+    with pytest.raises(PublishError):  # after the site step: the other slot was fully updated
+        publish([SourceSpec(str(department_file))], layout, as_of=date(2026, 12, 1), key=KEY,
+                index_builder=broken_index)
+    assert live_files(layout) == before
+    assert {p: p.stat().st_mtime_ns for p in layout.entry_slot(live_slot).rglob("*")} == live_slot_stat
+
+
+def fail_after_writing_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next site build die after writing its pages, before its page index is committed."""
+    from portal.site import store
+
+    def die(self: store.PageStore) -> StoreStats:
+        self._writer.close()  # every changed page is on disk …
+        if self._worker is not None:
+            self._worker.close()
+        raise RuntimeError("killed before the page index was saved")  # … and the index still says the old
+
+    monkeypatch.setattr(store.PageStore, "finish", die)
+
+
+def test_rollback_after_a_failed_publish_rebuilds_the_targets_slot_exactly(
+        department_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Layout(tmp_path / "var")
+    do_publish(layout, [department_file], date(2026, 11, 30))  # r1, slot a: the ZDGZ entry is public
+    first_pages = served_pages(layout)
+    do_publish(layout, [department_file], date(2026, 11, 30))  # r2, slot b
+    with monkeypatch.context() as patch:
+        fail_after_writing_pages(patch)
+        with pytest.raises(PublishError) as exc:  # writes 12-01's pages (a tombstone) into slot a, then dies
+            do_publish(layout, [department_file], date(2026, 12, 1))
+    assert exc.value.step == "site"
+    slot_a = layout.entry_slot("a")
+    assert read_slot_state(slot_a)["generation"] is None and (slot_a / "store" / "dirty").exists()
+    assert any("不再公示" in p.read_text() for p in (slot_a / "entries").rglob("index.html"))  # mixed now
+
+    restored = rollback(layout)  # r2 → r1, whose slot a no longer holds r1's pages
+    assert slot_of(restored) == "a"
+    assert served_pages(layout) == first_pages
+    assert AuditLog(layout.audit).events()[0]["entry_slot_rebuilt"] is True
+    assert not (slot_a / "store" / "dirty").exists()
+    assert read_slot_state(slot_a)["generation"] == release_info(restored)["slot_generation"]
+
+
+def test_rollback_two_releases_back_rebuilds_the_reused_slot(department_file: Path, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "var")
+    do_publish(layout, [department_file], date(2026, 11, 30))  # r1, slot a
+    first_pages = served_pages(layout)
+    do_publish(layout, [department_file], date(2026, 11, 30))  # r2, slot b
+    second_pages = served_pages(layout)
+    do_publish(layout, [department_file], date(2026, 12, 1))  # r3, slot a again: r1's pages are gone
+    assert served_pages(layout) != first_pages
+    rollback(layout)  # → r2: slot b still holds it, nothing is rebuilt
+    assert served_pages(layout) == second_pages
+    assert AuditLog(layout.audit).events()[0]["entry_slot_rebuilt"] is False
+    rollback(layout)  # → r1: slot a held r3, rebuilt from r1's snapshot first
+    assert served_pages(layout) == first_pages
+    assert AuditLog(layout.audit).events()[0]["entry_slot_rebuilt"] is True
+
+
+def test_rollback_refuses_when_the_slot_cannot_be_rebuilt_and_stays_live(department_file: Path,
+                                                                          tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "var")
+    do_publish(layout, [department_file], date(2026, 11, 30))
+    do_publish(layout, [department_file], date(2026, 11, 30))
+    do_publish(layout, [department_file], date(2026, 12, 1))
+    rollback(layout)
+    before = live_files(layout)
+
+    def broken_builder(snapshot_dir: Path, out_dir: Path, slot: Path) -> None:
+        default_site_builder(snapshot_dir, out_dir, slot)
+        raise RuntimeError("templates missing")
+
+    with pytest.raises(PublishError) as exc:
+        rollback(layout, site_builder=broken_builder)
+    assert exc.value.step == "rollback" and "templates missing" in exc.value.en
+    assert live_files(layout) == before  # the live release (slot b) is still served, whole
+    assert not list(layout.releases.glob(".tmp-*"))
+
+
+def test_embedded_server_serves_entry_pages_through_the_slot_links_only(department_file: Path,
+                                                                          tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from portal.serve import site_app
+
+    layout = Layout(tmp_path / "var")
+    do_publish(layout, [department_file], date(2026, 11, 23))
+    entry = next(snap.iter_entries(layout.snapshots / "latest"))
+    secret = tmp_path / "outside" / "secret.html"
+    secret.parent.mkdir()
+    secret.write_text("<p>not part of the site</p>")
+    site = layout.current / "site"
+    (site / "notices" / "escape").symlink_to(secret.parent)  # a link the publish never makes
+    (layout.entry_slot("a") / "entries" / "escape").symlink_to(secret.parent)  # nor inside a slot
+    with TestClient(site_app(site)) as client:
+        page = client.get(f"/entries/{entry['id']}/")
+        assert page.status_code == 200 and entry["subject_name"] in page.text
+        assert client.get("/lists/").status_code == 200
+        assert client.get("/").status_code == 200
+        assert client.get("/notices/escape/secret.html").status_code == 404
+        assert client.get("/entries/escape/secret.html").status_code == 404
+        assert client.get("/entries/../store/pages.sqlite3").status_code == 404

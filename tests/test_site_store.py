@@ -1,9 +1,10 @@
 """The page store's rebuild path on real files, and the streaming snapshot view and downloads.
 
-What production relies on (portal.publish.default_site_builder): the previous release's ``entries/`` and
-``lists/`` are hard-linked into the new release and the index is copied; a changed page must then get a
-new inode (the previous release's file is never modified), and every file the build did not produce is
-swept, including from directories the store skips listing because their mtime vouches for them.
+What production relies on (portal.publish: each entry slot is updated in place by the next-but-one
+publish): every file the build did not produce is swept, including from directories the store skips
+listing because their mtime vouches for them; a build that died half-way leaves the store marked dirty and
+the next build trusts only what directory mtimes vouch for; a changed page gets a new inode (readers never
+see half a page, and a hard-linked copy of a tree is never modified through the store).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import pytest
 
 from portal.site.demo import DATA_AS_OF, demo_entries, write_demo_snapshot
 from portal.site.downloads import ListDownload, downloadable, to_csv, to_json
+from portal.site.forked import ForkedCall
 from portal.site.snapshot_view import load_snapshot
-from portal.site.store import INDEX_FILE, PageStore
+from portal.site.store import DIRTY_FILE, INDEX_FILE, PageStore, scan_for_store, scan_managed
 
 PAGES = {f"entries/{i:016x}/index.html": f"<p>entry {i}</p>" for i in range(20)}
 PAGES["lists/x/index.html"] = "<p>list x, page 1</p>"
@@ -34,7 +36,7 @@ def build(output: Path, store_dir: Path, pages: dict[str, str]) -> PageStore:
 
 
 def link_release(previous: Path, new: Path) -> None:
-    """What default_site_builder does with the previous release (same calls)."""
+    """A hard-linked copy of a built tree and its index (how releases shared pages before entry slots)."""
     for name in ("entries", "lists"):
         shutil.copytree(previous / "site" / name, new / "site" / name, copy_function=os.link)
     shutil.copytree(previous / "store", new / "store")
@@ -148,3 +150,117 @@ def test_streamed_downloads_are_byte_identical_to_whole_documents(tmp_path: Path
     download = ListDownload(tmp_path / "p.csv", tmp_path / "p.json", list_code="X", data_as_of="2026-01-01", count=1)
     with pytest.raises(ValueError, match="persons"):
         download.add(person)
+
+
+def test_a_build_that_died_half_way_is_repaired_not_trusted(tmp_path: Path) -> None:
+    site, store_dir = tmp_path / "site", tmp_path / "store"
+    build(site, store_dir, PAGES)
+    newer = {**PAGES, "entries/0000000000000003/index.html": "<p>entry 3, newer</p>",
+             "entries/0000000000000004/index.html": "<p>entry 4, newer</p>"}
+    dying = PageStore(store_dir, site, "fingerprint")
+    for path, html in newer.items():
+        dying.put(path, html.encode(), lambda html=html: html)
+    dying._writer.close()  # the pages are on disk; the process dies before finish() saves the index
+    dying._db.close()
+    assert (store_dir / DIRTY_FILE).exists()
+    assert (site / "entries/0000000000000003/index.html").read_text() == "<p>entry 3, newer</p>"
+
+    again = build(site, store_dir, PAGES)  # e.g. the rollback target's pages, which the index still names
+    assert again.stats.after_interrupted_build
+    # the two rewritten pages (their directories' mtimes changed) and lists/x/index.html, whose directory
+    # also holds page/ and so is never vouched for by its mtime
+    assert again.stats.rendered == 3
+    assert again.stats.reused == len(PAGES) - 3
+    for path, html in PAGES.items():
+        assert (site / path).read_text() == html
+    assert not (store_dir / DIRTY_FILE).exists()
+    assert not build(site, store_dir, PAGES).stats.after_interrupted_build
+
+
+def test_artefacts_are_made_once_kept_while_used_and_dropped_when_not(tmp_path: Path) -> None:
+    site, store_dir = tmp_path / "site", tmp_path / "store"
+    made: list[bytes] = []
+
+    def run(inputs: list[bytes]) -> list[bytes]:
+        store = PageStore(store_dir, site, "fingerprint")
+        values = [store.artefact(key, lambda key=key: made.append(key) or key.upper()) for key in inputs]
+        store.finish()
+        return values
+
+    assert run([b"a", b"b"]) == [b"A", b"B"] and made == [b"a", b"b"]
+    assert run([b"a", b"c"]) == [b"A", b"C"] and made == [b"a", b"b", b"c"]  # a came from the store
+    assert run([b"b"]) == [b"B"] and made[-1] == b"b"  # b was dropped when a build did not use it
+
+
+def test_forked_scan_finds_what_an_inline_scan_finds_and_is_used(tmp_path: Path) -> None:
+    site, store_dir = tmp_path / "site", tmp_path / "store"
+    build(site, store_dir, PAGES)
+    (site / "entries/0000000000000007/notes.txt").write_text("stray")
+    forked = ForkedCall(scan_for_store, store_dir, site).result()
+    assert forked is not None
+    store = PageStore(store_dir, site, "fingerprint", scan=forked)
+    assert store._vouched is forked.vouched  # used as it came, not scanned again
+    inline = scan_managed(str(site), ("entries", "lists"), store._dir_mtimes)
+    store.abort()
+    assert forked == inline and "entries/0000000000000007/notes.txt" in inline.files
+    assert len(inline.vouched) == len(PAGES) - 2  # lists/x/ holds page/; entry 7's directory changed
+
+
+def test_a_scan_of_another_index_state_is_not_used(tmp_path: Path) -> None:
+    site, store_dir = tmp_path / "site", tmp_path / "store"
+    build(site, store_dir, PAGES)
+    stale = scan_for_store(store_dir, site)
+    stale.dir_mtimes = {**stale.dir_mtimes, "entries/0000000000000001/index.html": 1}
+    store = PageStore(store_dir, site, "fingerprint", scan=stale)
+    assert store._vouched is not stale.vouched
+    store.abort()
+
+
+def test_forked_call_failure_yields_none() -> None:
+    assert ForkedCall(int, "not a number").result() is None
+    assert ForkedCall(int, "42").result() == 42
+
+
+def test_pages_the_clean_sibling_store_holds_are_linked_and_stay_independent(tmp_path: Path) -> None:
+    a_site, a_store, b_site, b_store = tmp_path / "a", tmp_path / "a-store", tmp_path / "b", tmp_path / "b-store"
+    build(a_site, a_store, PAGES)
+    changed = {**PAGES, "entries/0000000000000003/index.html": "<p>entry 3, corrected</p>"}
+    build(b_site, b_store, changed)  # the live slot, one publish ahead
+    store = PageStore(a_store, a_site, "fingerprint", sibling=(b_store, b_site))
+    for path, html in changed.items():
+        store.put(path, html.encode(), lambda: pytest.fail("a page the sibling holds was rendered"))
+    stats = store.finish()
+    assert (stats.linked, stats.rendered) == (1, 0)
+    page_a, page_b = (root / "entries/0000000000000003/index.html" for root in (a_site, b_site))
+    assert page_a.read_text() == "<p>entry 3, corrected</p>" and page_a.stat().st_ino == page_b.stat().st_ino
+    build(b_site, b_store, {**changed, "entries/0000000000000003/index.html": "<p>entry 3, again</p>"})
+    assert page_a.read_text() == "<p>entry 3, corrected</p>"  # b replaced its name; a's file is untouched
+    (b_store / "dirty").write_text("")  # a sibling a build died in is never used
+    dirty = PageStore(a_store, a_site, "fingerprint", sibling=(b_store, b_site))
+    dirty.put("entries/0000000000000003/index.html", b"<p>entry 3, again</p>", lambda: "<p>entry 3, again</p>")
+    assert dirty.finish().linked == 0
+
+
+def failing_render(job: tuple) -> str:  # module level: inherited by the forked worker
+    if job[0] == "bad":
+        raise KeyError("no template for this page")
+    return f"<p>{job[1]}</p>"
+
+
+def test_render_worker_writes_jobs_in_order_and_reports_its_errors(tmp_path: Path) -> None:
+    from portal.site.store import RenderWorker
+
+    site, store_dir = tmp_path / "site", tmp_path / "store"
+    store = PageStore(store_dir, site, "fingerprint", worker=RenderWorker(failing_render, batch=3))
+    for i in range(10):
+        store.put(f"entries/{i:016x}/index.html", str(i).encode(), ("ok", i))
+    stats = store.finish()
+    assert stats.rendered == 10
+    assert (site / "entries/0000000000000007/index.html").read_text() == "<p>7</p>"
+
+    broken = PageStore(store_dir, site, "fingerprint", worker=RenderWorker(failing_render))
+    broken.put("entries/00000000000000ff/index.html", b"new", ("bad", 0))
+    with pytest.raises(RuntimeError, match="no template for this page"):
+        broken.finish()
+    broken.abort()
+    assert (store_dir / DIRTY_FILE).exists()  # the index was not saved: the next build will not trust it

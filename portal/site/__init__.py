@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import nh3
 from pelican import signals
 
+from portal.site import forked, pagefind
 from portal.site.formatting import JINJA_FILTERS
 from portal.site.generator import PortalGenerator
-from portal.site.store import MANAGED_DIRS
+from portal.site.store import MANAGED_DIRS, scan_for_store, scan_key
 
 logger = logging.getLogger(__name__)
 
 ASCII_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-# Pagefind indexes only editorial content; list entries are searched through the API.
-PAGEFIND_GLOB = "{notices,cases,policies}/**/*.html"
 
 
 class ExplicitSlugError(ValueError):
@@ -41,6 +38,14 @@ def configure(pelican: Any) -> None:
         if directory not in retention:
             retention.append(directory)
     pelican.output_retention = retention
+    # The page store's directory scan reads only what no build step changes before the store opens, so it
+    # runs in a forked process beside Pelican's reading of the content and the counting pass
+    # (portal/site/forked.py). (Forking the counting pass too was measured slower on 2 busy cores: three
+    # processes competed and its result had to be unpickled.)
+    store_dir = pelican.settings.get("PORTAL_PAGE_STORE")
+    if store_dir:
+        page_root = Path(pelican.settings.get("PORTAL_PAGE_ROOT") or pelican.output_path)
+        forked.start(scan_key(Path(store_dir), page_root), scan_for_store, Path(store_dir), page_root)
 
 
 def get_generators(pelican: Any) -> type[PortalGenerator]:
@@ -80,14 +85,8 @@ def sanitise_content(content: Any) -> None:
 
 
 def run_pagefind(pelican: Any) -> None:
-    """Index policies and notices with Pagefind after the build (setting PORTAL_PAGEFIND)."""
-    if not pelican.settings.get("PORTAL_PAGEFIND", True):
-        return
-    output = Path(pelican.output_path)
-    result = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(output), "--glob", PAGEFIND_GLOB,
-                             "--force-language", "zh", "--silent"], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"pagefind failed ({result.returncode}): {result.stderr or result.stdout}")
+    """Wait for the Pagefind run the generator started (or run it now); setting PORTAL_PAGEFIND."""
+    pagefind.finish(Path(pelican.output_path), pelican.settings)
 
 
 def register() -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +103,31 @@ def to_json(records: list[dict[str, Any]], *, list_code: str, data_as_of: str, s
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
 
 
+def csv_rows(entries: Iterable[dict[str, Any]], site_url: str) -> bytes:
+    """The CSV lines (UTF-8, CRLF) of organisations' entries, without header or BOM."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(csv_row(entry, site_url) for entry in entries)  # hidden fields are not among the columns
+    return buffer.getvalue().encode("utf-8")
+
+
+def json_records(entries: Iterable[dict[str, Any]], site_url: str) -> bytes:
+    """The JSON records of organisations' entries as they appear inside the document's ``entries`` array
+    (indented, joined by commas, no leading or trailing separator)."""
+    bodies = []
+    for entry in entries:
+        record = entry.copy()
+        for key in HIDDEN_FIELDS:
+            record.pop(key, None)
+        record["url"] = f"{site_url}/entries/{record['id']}/"
+        bodies.append(orjson.dumps(record, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    "))
+    return b",\n    ".join(bodies)
+
+
 class ListDownload:
-    """The CSV and JSON files of one list, written record by record (same bytes as to_csv / to_json).
+    """The CSV and JSON files of one list, written a block of records at a time (same bytes as to_csv /
+    to_json). A block's bytes (:func:`csv_rows`, :func:`json_records`) can come from a cache: the files are
+    concatenations of blocks, hashed as they are written.
 
     ``count`` (the number of records that will be added) is needed up front: the JSON document states it
     before its entries.
@@ -114,45 +139,81 @@ class ListDownload:
         self.site_url = site_url
         self.count = count
         self.added = 0
+        self._sizes = {"csv": 0, "json": 0}
+        self._digests = {"csv": hashlib.sha256(), "json": hashlib.sha256()}
         # both files stay open across add() calls and are closed by close()
-        self._csv_file = open(csv_path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-        self._csv = csv.writer(self._csv_file, lineterminator="\r\n")
-        self._csv.writerow([header for _, header in CSV_COLUMNS])
+        self._files = {"csv": open(csv_path, "wb"), "json": open(json_path, "wb")}  # noqa: SIM115
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\r\n").writerow([title for _, title in CSV_COLUMNS])
+        self._write("csv", header.getvalue().encode("utf-8-sig"))
         head = orjson.dumps(_json_document([], list_code=list_code, data_as_of=data_as_of, count=count,
                                            site_url=site_url), option=orjson.OPT_INDENT_2)
         if not head.endswith(b"[]\n}"):
             raise AssertionError("unexpected JSON layout")
-        self._json_file = open(json_path, "wb")  # noqa: SIM115
-        self._json_file.write(head[:-len(b"]\n}")])
+        self._write("json", head[:-len(b"]\n}")])
+
+    def _write(self, kind: str, data: bytes) -> None:
+        self._files[kind].write(data)
+        self._digests[kind].update(data)
+        self._sizes[kind] += len(data)
 
     def add(self, entry: dict[str, Any]) -> None:
         """Add one organisation's entry (persons never go into bulk files)."""
         if entry["is_person"]:
             raise ValueError("natural persons are never written to bulk downloads")
-        self._csv.writerow(csv_row(entry, self.site_url))  # hidden fields are not among the columns
-        record = entry.copy()
-        for key in HIDDEN_FIELDS:
-            record.pop(key, None)
-        record["url"] = f"{self.site_url}/entries/{record['id']}/"
-        body = orjson.dumps(record, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
-        self._json_file.write((b",\n    " if self.added else b"\n    ") + body)
-        self.added += 1
+        self.add_block(csv_rows([entry], self.site_url), json_records([entry], self.site_url), 1)
+
+    def add_block(self, csv_bytes: bytes, json_bytes: bytes, count: int) -> None:
+        """Add ``count`` records given as :func:`csv_rows` and :func:`json_records` of organisations."""
+        if not count:
+            return
+        self._write("csv", csv_bytes)
+        self._write("json", b",\n    " if self.added else b"\n    ")
+        self._write("json", json_bytes)
+        self.added += count
 
     def close(self) -> dict[str, Any]:
         """Finish both files; returns their facts for the downloads page (url-less: size and sha256)."""
         if self.added != self.count:
             raise ValueError(f"{self.json_path.name}: announced {self.count} records, got {self.added}")
-        self._csv_file.close()
-        self._json_file.write(b"\n  ]\n}" if self.added else b"]\n}")
-        self._json_file.close()
-        return {"csv": _file_facts(self.csv_path), "json": _file_facts(self.json_path)}
+        self._write("json", b"\n  ]\n}" if self.added else b"]\n}")
+        for handle in self._files.values():
+            handle.close()
+        return {kind: {"size": self._sizes[kind], "sha256": self._digests[kind].hexdigest()}
+                for kind in ("csv", "json")}
 
 
-def _file_facts(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return {"size": size, "sha256": digest.hexdigest()}
+class BackgroundCalls:
+    """Runs calls one after another in a thread, in the order given (file writes and hashing of the
+    download blocks, which release the GIL, so the next pages render meanwhile on the other core).
+
+    The queue is bounded, so memory stays flat; the first error stops further calls and is raised by
+    :meth:`call` or :meth:`close`.
+    """
+
+    def __init__(self, depth: int = 64) -> None:
+        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="portal-download-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            if self._error is None:
+                function, args = job
+                try:
+                    function(*args)
+                except BaseException as exc:  # noqa: BLE001 - handed to the building thread
+                    self._error = exc
+
+    def call(self, function: Callable[..., Any], *args: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((function, args))
+
+    def close(self) -> None:
+        """Wait for every queued call; raise the first error."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

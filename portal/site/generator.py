@@ -3,13 +3,20 @@
 Small, few pages (home, search, section indexes, statistics, downloads) go through Pelican's writer. Entry,
 tombstone and list pages can number in the hundreds of thousands, so they are rendered with one compiled
 Jinja2 template each and written by :class:`portal.site.store.PageStore`, which skips pages whose inputs
-did not change and hard-links the store into the freshly emptied output directory.
+did not change. They go to ``PORTAL_PAGE_ROOT`` (default: the output directory); the publish step points it
+at an entry slot that the release's ``entries/`` and ``lists/`` symlink to (portal/publish.py).
+
+The bulk downloads and the entry sitemap are cut into the same blocks as the list pages (one page of a
+list's organisations); a block's CSV rows, JSON records and sitemap lines are kept in the page store as an
+artefact keyed by the hash of its raw lines, so a rebuild formats only the blocks whose records changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -17,19 +24,20 @@ from typing import Any, BinaryIO
 import orjson
 from pelican.generators import Generator
 
-from portal.site import charts
+from portal.site import charts, forked, pagefind
 from portal.site.catalogues import Measure, forms_by_page, load_forms, load_measures
-from portal.site.downloads import ListDownload
+from portal.site.downloads import BackgroundCalls, ListDownload, csv_rows, json_records
 from portal.site.feeds import list_changes_feed, notices_feed, robots_txt, sitemap_url, write_sitemap
 from portal.site.formatting import KIND_DESCRIPTIONS, KIND_ORDER
 from portal.site.pages import ListPager, StoredPageRenderer
 from portal.site.snapshot_view import SnapshotView, load_snapshot
-from portal.site.store import PageStore
+from portal.site.store import PageStore, RenderJob, RenderWorker, scan_key
 
 logger = logging.getLogger(__name__)
 
 # Bump when code (not templates) changes what a stored page looks like; templates are hashed themselves.
-RENDER_VERSION = "2"
+# It also versions the cached download and sitemap blocks (their format is code, not templates).
+RENDER_VERSION = "3"
 # Settings that appear on stored pages; a change to any of them re-renders every stored page.
 FINGERPRINT_SETTINGS = ("SITEURL", "SITENAME", "SITE_SUBTITLE", "PORTAL_API_URL", "PORTAL_OFFICE",
                         "PORTAL_OFFICE_ADDRESS", "PORTAL_GUIDE_OBJECTION", "PORTAL_GUIDE_REPAIR",
@@ -86,34 +94,54 @@ class PortalGenerator(Generator):
         # Templates do not change during a build: skip Jinja's per-render mtime check of every template an
         # entry page extends or imports (two stat calls a page).
         self.env.auto_reload = False
-        store = PageStore(Path(self.settings["PORTAL_PAGE_STORE"]), output, self._fingerprint())
+        # The section indexes are the last editorial pages: once they are written, Pagefind can index
+        # in the background while the snapshot pages are written (portal/site/pagefind.py).
+        feed_articles = _sections(articles, *FEED_SECTIONS)
+        self._write_sections(writer, articles)
+        pagefind.start(output, self.settings)
+        try:
+            self._write_generated(writer, output, articles, feed_articles)
+        except BaseException:
+            pagefind.cancel(output)
+            raise
+
+    def _write_generated(self, writer: Any, output: Path, articles: list[Any], feed_articles: list[Any]) -> None:
+        """Snapshot pages into the page store, then the small pages, feeds, sitemap and robots.txt."""
+        page_root = Path(self.settings.get("PORTAL_PAGE_ROOT") or output)
+        store_dir = Path(self.settings["PORTAL_PAGE_STORE"])
+        self._stored_pages = {name: self._renderer(name) for name in ("entry", "list", "tombstone", "lists")}
+        fingerprint, scan = self._fingerprint(), forked.take(scan_key(store_dir, page_root))
+        # forked before the store starts its writer thread: the worker renders with these very templates
+        worker = RenderWorker(self._render_job) if _use_render_worker(self.settings) else None
+        try:
+            sibling_root = self.settings.get("PORTAL_PAGE_SIBLING_ROOT")
+            sibling = (Path(self.settings["PORTAL_PAGE_SIBLING_STORE"]), Path(sibling_root)) if sibling_root else None
+            store = PageStore(store_dir, page_root, fingerprint, scan=scan, worker=worker,
+                              render_job=self._render_job, sibling=sibling)
+        except BaseException:
+            if worker is not None:
+                worker.abort()
+            raise
         with tempfile.TemporaryFile() as entry_sitemap:
-            downloads = self._write_snapshot_pages(store, output, entry_sitemap)
-            self._write_tombstones(store)
-            self._write_lists_index(store)
-            stats = store.finish()
-            logger.info("portal: snapshot pages: %d rendered, %d unchanged, %d deleted", stats.rendered,
-                        stats.reused, stats.deleted)
+            try:
+                downloads = self._write_snapshot_pages(store, output, entry_sitemap)
+                self._write_tombstones(store)
+                self._write_lists_index(store)
+                stats = store.finish()
+            except BaseException:
+                store.abort()  # frees the index at once: a rollback in the same process can rebuild
+                raise
+            logger.info("portal: snapshot pages: %d rendered (%d of them linked from the other slot), %d unchanged, "
+                        "%d deleted; %d download blocks formatted", stats.rendered, stats.linked, stats.reused,
+                        stats.deleted, stats.artefacts_made)
 
             data_as_of = self.snapshot.data_as_of
-            feed_articles = _sections(articles, *FEED_SECTIONS)
             self._page(writer, "index.html", "index", "", latest_articles=feed_articles[:6])
             self._page(writer, "search/index.html", "search", "search/", regions=self.snapshot.regions)
             under_notice = self.snapshot.under_notice()
             self._page(writer, "notice-period/index.html", "notice_period", "notice-period/",
                        entries=[e for e in under_notice if not e["is_person"]],
                        person_count=sum(1 for e in under_notice if e["is_person"]))
-            for section, label in SECTION_LABELS.items():
-                items = _sections(articles, section)
-                if section != "policies" and (items or section == "notices"):  # notices/ is in the menu
-                    self._page(writer, f"{section}/index.html", "section", f"{section}/",
-                               section=section, section_label=label, items=items)
-            policies = _sections(articles, "policies")
-            self._page(writer, "policies/index.html", "policies", "policies/", items=policies,
-                       years=sorted({p.date.year for p in policies}, reverse=True),
-                       levels=[lv for lv in ("国家", "省", "市", "县") if any(
-                           getattr(p, "level", None) == lv for p in policies)],
-                       issuers=sorted({getattr(p, "issuer", "") for p in policies} - {""}))
             self._page(writer, "site-search/index.html", "site_search", "site-search/")
             self._page(writer, "measures/index.html", "measures", "measures/")
             self._page(writer, "forms/index.html", "forms", "forms/")
@@ -136,6 +164,20 @@ class PortalGenerator(Generator):
                                               if hasattr(content, "date") else None))
             write_sitemap(output / "sitemap.xml", self.sitemap_urls, site_url, entry_sitemap)
         (output / "robots.txt").write_bytes(robots_txt(site_url))
+
+    def _write_sections(self, writer: Any, articles: list[Any]) -> None:
+        """The section indexes of notices, cases and policies (the editorial pages Pagefind reads)."""
+        for section, label in SECTION_LABELS.items():
+            items = _sections(articles, section)
+            if section != "policies" and (items or section == "notices"):  # notices/ is in the menu
+                self._page(writer, f"{section}/index.html", "section", f"{section}/",
+                           section=section, section_label=label, items=items)
+        policies = _sections(articles, "policies")
+        self._page(writer, "policies/index.html", "policies", "policies/", items=policies,
+                   years=sorted({p.date.year for p in policies}, reverse=True),
+                   levels=[lv for lv in ("国家", "省", "市", "县") if any(
+                       getattr(p, "level", None) == lv for p in policies)],
+                   issuers=sorted({getattr(p, "issuer", "") for p in policies} - {""}))
 
     def _page(self, writer: Any, save_as: str, template: str, url: str | None, **kwargs: Any) -> None:
         """A small page through Pelican's writer; ``url`` None keeps it out of the sitemap."""
@@ -167,30 +209,40 @@ class PortalGenerator(Generator):
         """
         snapshot = self.snapshot
         site_url = self.settings["SITEURL"]
-        entry_page = self._renderer("entry")
-        pagers = {code: ListPager(lv, int(self.settings["PORTAL_LIST_PAGE_SIZE"]),
-                                  self.measures.get(code, []), store, self._renderer("list"))
-                  for code, lv in snapshot.lists.items()}
         data_dir = output / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         downloads = {code: ListDownload(data_dir / f"{lv.slug}.csv", data_dir / f"{lv.slug}.json",
                                         list_code=code, data_as_of=snapshot.data_as_of.isoformat(),
                                         count=lv.organisation_count, site_url=site_url)
                      for code, lv in snapshot.lists.items()}
-        put = store.put
-        write_sitemap_line = entry_sitemap.write
-        for line, entry in snapshot.iter_entry_lines():
-            code = entry["list_code"]
-            url = f"entries/{entry['id']}/"
-            measures = self.measures.get(code, [])
-            put(f"{url}index.html", line, lambda e=entry, m=measures, u=url: entry_page(entry=e, measures=m, page_url=u))
-            if not entry["is_person"]:
-                pagers[code].add(line, entry)
-                downloads[code].add(entry)
-                write_sitemap_line((sitemap_url(url, entry["publish_from"], site_url) + "\n").encode())
+        write_sitemap_lines = entry_sitemap.write
+        background = BackgroundCalls()  # the blocks' file writes and hashing, in order
+
+        def block_writer(download: ListDownload) -> Any:
+            def on_block(lines_digest: bytes, rows: list[dict[str, Any]]) -> None:
+                block = store.artefact(b"list-block\0" + lines_digest, lambda: _pack_block(rows, site_url))
+                csv_bytes, json_bytes, sitemap_bytes = _unpack_block(block)
+                background.call(download.add_block, csv_bytes, json_bytes, len(rows))
+                background.call(write_sitemap_lines, sitemap_bytes)
+            return on_block
+
+        pagers = {code: ListPager(lv, int(self.settings["PORTAL_LIST_PAGE_SIZE"]), self.measures.get(code, []),
+                                  store, on_block=block_writer(downloads[code]))
+                  for code, lv in snapshot.lists.items()}
+        try:
+            put = store.put
+            for line, entry in snapshot.iter_entry_lines():
+                code = entry["list_code"]
+                url = f"entries/{entry['id']}/"
+                put(f"{url}index.html", line, ("entry", line, code, url))  # rendered by the worker
+                if not entry["is_person"]:
+                    pagers[code].add(line, entry)
+            for pager in pagers.values():
+                pager.close()
+        finally:
+            background.close()  # waits for the queued writes; raises the first write error
         files = []
         for code, pager in pagers.items():
-            pager.close()
             self.sitemap_urls.extend((url, None) for url in pager.urls)
             list_view = snapshot.lists[code]
             facts = downloads[code].close()
@@ -200,20 +252,36 @@ class PortalGenerator(Generator):
         return files
 
     def _write_tombstones(self, store: PageStore) -> None:
-        tombstone_page = self._renderer("tombstone")
         for tombstone in self.snapshot.iter_tombstones():
             path = f"entries/{tombstone['id']}/index.html"
             if store.produced(path):  # re-listed since: the live page wins
                 continue
             store.put(path, b"tombstone\0" + orjson.dumps(tombstone, option=orjson.OPT_SORT_KEYS),
-                      lambda t=tombstone: tombstone_page(tombstone=t, page_url=f"entries/{t['id']}/"))
+                      ("tombstone", tombstone, f"entries/{tombstone['id']}/"))
 
     def _write_lists_index(self, store: PageStore) -> None:
-        index_page = self._renderer("lists")
         summary = [(lv.code, lv.kind, lv.name, lv.period, lv.count) for lv in self.snapshot.lists.values()]
         store.put("lists/index.html", orjson.dumps({"lists": summary, "as_of": str(self.snapshot.data_as_of)}),
-                  lambda: index_page(page_url="lists/"))
+                  ("lists", "lists/"))
         self.sitemap_urls.append(("lists/", self.snapshot.data_as_of))
+
+    def _render_job(self, job: RenderJob) -> str:
+        """Render one stored page from its job (runs in the render worker, a fork of this build)."""
+        kind = job[0]
+        pages = self._stored_pages
+        if kind == "entry":
+            _, line, code, url = job
+            return pages["entry"](entry=orjson.loads(line), measures=self.measures.get(code, []), page_url=url)
+        if kind == "list":
+            _, code, rows, pagination, url = job
+            return pages["list"](list_view=self.snapshot.lists[code], rows=rows, pagination=pagination,
+                                  measures=self.measures.get(code, []), page_url=url)
+        if kind == "tombstone":
+            _, tombstone, url = job
+            return pages["tombstone"](tombstone=tombstone, page_url=url)
+        if kind == "lists":
+            return pages["lists"](page_url=job[1])
+        raise ValueError(f"unknown page job {kind!r}")
 
     # --- statistics and downloads -------------------------------------------------------------------------
     def _write_statistics(self, writer: Any) -> None:
@@ -234,3 +302,27 @@ class PortalGenerator(Generator):
             for key, (title, column, rows) in tables.items()]
         self._page(writer, "statistics/index.html", "statistics", "statistics/", sections=sections,
                    total=snap.total, under_notice=len(snap.under_notice()))
+
+
+_BLOCK_HEADER = struct.Struct("<QQ")
+
+
+def _pack_block(rows: list[dict[str, Any]], site_url: str) -> bytes:
+    """The CSV rows, JSON records and sitemap lines of one list page's organisations, in one byte string."""
+    csv_bytes = csv_rows(rows, site_url)
+    json_bytes = json_records(rows, site_url)
+    sitemap_bytes = "".join(sitemap_url(f"entries/{e['id']}/", e["publish_from"], site_url) + "\n"
+                            for e in rows).encode()
+    return _BLOCK_HEADER.pack(len(csv_bytes), len(json_bytes)) + csv_bytes + json_bytes + sitemap_bytes
+
+
+def _unpack_block(block: bytes) -> tuple[bytes, bytes, bytes]:
+    csv_size, json_size = _BLOCK_HEADER.unpack_from(block)
+    start = _BLOCK_HEADER.size
+    return (block[start:start + csv_size], block[start + csv_size:start + csv_size + json_size],
+            block[start + csv_size + json_size:])
+
+
+def _use_render_worker(settings: dict[str, Any]) -> bool:
+    """Render stored pages in a forked worker (setting PORTAL_RENDER_WORKER) when there is a core for it."""
+    return bool(settings.get("PORTAL_RENDER_WORKER", True)) and (os.cpu_count() or 1) > 1

@@ -56,13 +56,16 @@ class ListPager:
     """
 
     def __init__(self, list_view: ListView, page_size: int, measures: list[Measure], store: PageStore,
-                 render: Callable[..., str]) -> None:
+                 render: Callable[..., str] | None = None,
+                 on_block: Callable[[bytes, list[dict[str, Any]]], None] | None = None) -> None:
         self.list_view = list_view
         self.page_size = page_size
         self.total_pages = max(1, math.ceil(list_view.organisation_count / page_size))
         self.measures = measures
         self.store = store
-        self.render = render
+        self.render = render  # None: pages go to the store's render worker as ("list", code, rows, …) jobs
+        # called with (hash of the page's raw lines, its rows) for every page: bulk downloads and sitemap
+        self.on_block = on_block
         self.urls: list[str] = []
         self._page_links = [(n, list_page_url(list_view, n)) for n in range(1, self.total_pages + 1)]
         self._lines: list[bytes] = []
@@ -96,11 +99,15 @@ class ListPager:
                       "next": list_page_url(list_view, number + 1) if number < total else None,
                       "pages": self._page_links}
         rows = self._rows
-        digest = hashlib.sha256(self._meta)
-        digest.update(orjson.dumps([number, total]))
-        for line in self._lines:
-            digest.update(line)
-        self.store.put(f"{url}index.html", digest.digest(), lambda: self.render(
-            list_view=list_view, rows=rows, pagination=pagination, measures=self.measures, page_url=url))
+        lines_digest = hashlib.sha256(b"".join(self._lines)).digest()
+        inputs = self._meta + orjson.dumps([number, total]) + lines_digest
+        render = self.render
+        if render is None:
+            self.store.put(f"{url}index.html", inputs, ("list", list_view.code, rows, pagination, url))
+        else:
+            self.store.put(f"{url}index.html", inputs, lambda: render(
+                list_view=list_view, rows=rows, pagination=pagination, measures=self.measures, page_url=url))
+        if self.on_block is not None:
+            self.on_block(lines_digest, rows)
         self.urls.append(url)
         self._lines, self._rows = [], []

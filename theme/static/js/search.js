@@ -6,6 +6,8 @@
   var meta = document.querySelector('meta[name="portal-api"]');
   var API = meta ? meta.getAttribute("content").replace(/\/$/, "") : "/api/v1";
   var PER_PAGE = 20;
+  var MAX_WINDOW = 500; // search_api.settings.MAX_RESULT_WINDOW
+  var MAX_PERSON_WINDOW = 100; // search_api.settings.MAX_PERSON_RESULT_WINDOW
   var KIND_LABELS = { red: "红名单", black: "黑名单", watch: "重点关注名单", decision: "双公示" };
   var KIND_ICONS = { red: "✓", black: "✕", watch: "!", decision: "§" };
   var form = document.getElementById("search-form");
@@ -156,7 +158,11 @@
     }
     showStatus("找到 " + total + " 条" + more + "结果" + (body.data_as_of ? "（数据截至" + zhDate(body.data_as_of) + "）" : "") + "。");
     hits.forEach(function (hit) { results.appendChild(renderHit(hit)); });
-    var pages = Math.max(1, Math.ceil(total / (body.per_page || PER_PAGE)));
+    var perPage = body.per_page || PER_PAGE;
+    // The API answers only the first MAX_WINDOW results (fewer for natural persons): never offer a page
+    // beyond them, it would end in an error.
+    var window_ = params().get("subject_type") === "自然人" ? MAX_PERSON_WINDOW : MAX_WINDOW;
+    var pages = Math.max(1, Math.min(Math.ceil(total / perPage), Math.floor(window_ / perPage)));
     pager.hidden = pages <= 1;
     pageLabel.textContent = "第 " + state.page + " 页，共 " + pages + " 页";
     pager.querySelector('[data-page="prev"]').disabled = state.page <= 1;
