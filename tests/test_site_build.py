@@ -261,3 +261,24 @@ def test_content_without_explicit_slug_is_refused(tmp_path: Path, caplog: pytest
     assert any("no Slug" in r.getMessage() for r in caplog.records)
     assert not any("没有别名的公告" in p.read_text() for p in (site.output / "notices").rglob("index.html")
                    if "2026" in p.as_posix() and "ceshi" not in p.as_posix())
+
+
+def test_sitemap_over_the_url_limit_becomes_an_index(tmp_path: Path) -> None:
+    """sitemaps.org allows 50,000 URLs per file: beyond the limit, sitemap.xml indexes numbered parts."""
+    from portal.site.feeds import sitemap_url, write_sitemap
+
+    site = "https://credit.example.gov.cn"
+    streamed = io.BytesIO(b"".join((sitemap_url(f"entries/{n:04d}/", "2026-01-02", site) + "\n").encode()
+                                   for n in range(7)))
+    write_sitemap(tmp_path / "sitemap.xml", [("index.html", None), ("lists/a/", None)], site, streamed, max_urls=4)
+    namespace = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    index = ElementTree.parse(tmp_path / "sitemap.xml").getroot()
+    assert index.tag == f"{namespace}sitemapindex"
+    parts = [loc.text for loc in index.iter(f"{namespace}loc")]
+    assert parts == [f"{site}/sitemap-{n}.xml" for n in (1, 2, 3)]
+    locs = [loc.text for n in (1, 2, 3)
+            for loc in ElementTree.parse(tmp_path / f"sitemap-{n}.xml").getroot().iter(f"{namespace}loc")]
+    assert len(locs) == 9 and locs[0] == f"{site}/index.html" and locs[-1] == f"{site}/entries/0006/"
+    write_sitemap(tmp_path / "small.xml", [("index.html", None)], site, io.BytesIO(b""), max_urls=4)
+    assert ElementTree.parse(tmp_path / "small.xml").getroot().tag == f"{namespace}urlset"
+    assert not (tmp_path / "small-1.xml").exists()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -81,15 +80,56 @@ def sitemap(urls: Iterable[tuple[str, Any]], site_url: str) -> bytes:
     return SITEMAP_HEAD + "".join(line + "\n" for line in lines).encode() + SITEMAP_TAIL
 
 
-def write_sitemap(path: Path, urls: Iterable[tuple[str, Any]], site_url: str, more: BinaryIO | None = None) -> None:
+# sitemaps.org: at most 50,000 URLs in one sitemap file; a larger site gets a sitemap index.
+SITEMAP_MAX_URLS = 50_000
+SITEMAP_INDEX_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+                      b'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n')
+
+
+def write_sitemap(path: Path, urls: Iterable[tuple[str, Any]], site_url: str, more: BinaryIO | None = None, *,
+                  max_urls: int = SITEMAP_MAX_URLS) -> None:
     """Write the sitemap of ``urls`` (sorted) followed by ``more``: ``<url>`` lines already written, one a
-    line (the entry pages, streamed to a temporary file in snapshot order rather than held in memory)."""
-    with open(path, "wb") as out:
-        out.write(sitemap(urls, site_url)[:-len(SITEMAP_TAIL)])
+    line (the entry pages, streamed to a temporary file in snapshot order rather than held in memory).
+
+    Up to ``max_urls`` URLs make one ``path``; more are cut into ``<stem>-1.xml``, ``<stem>-2.xml``, … and
+    ``path`` becomes the sitemap index naming them (robots.txt points at ``path`` either way).
+    """
+    head = [(sitemap_url(url, modified, site_url) + "\n").encode()
+            for url, modified in sorted(set(urls), key=lambda u: u[0])]
+
+    def lines() -> Iterator[bytes]:
+        yield from head
         if more is not None:
             more.seek(0)
-            shutil.copyfileobj(more, out)
-        out.write(SITEMAP_TAIL)
+            yield from more
+
+    parts: list[Path] = []
+    out: BinaryIO | None = None
+    written = 0
+    try:
+        for line in lines():
+            if out is None or written == max_urls:
+                if out is not None:
+                    out.write(SITEMAP_TAIL)
+                    out.close()
+                parts.append(path.with_name(f"{path.stem}-{len(parts) + 1}.xml"))
+                out = open(parts[-1], "wb")  # noqa: SIM115 - closed when the part is full or below
+                out.write(SITEMAP_HEAD)
+                written = 0
+            out.write(line)
+            written += 1
+    finally:
+        if out is not None:
+            out.write(SITEMAP_TAIL)
+            out.close()
+    if len(parts) <= 1:
+        if parts:
+            parts[0].replace(path)
+        else:
+            path.write_bytes(SITEMAP_HEAD + SITEMAP_TAIL)
+        return
+    entries = "".join(f"<sitemap><loc>{xml_escape(f'{site_url}/{part.name}')}</loc></sitemap>\n" for part in parts)
+    path.write_bytes(SITEMAP_INDEX_HEAD + entries.encode() + b"</sitemapindex>\n")
 
 
 def robots_txt(site_url: str) -> bytes:
