@@ -43,6 +43,7 @@ import orjson
 from portal import snapshot as snap
 from portal.actions import load_overrides
 from portal.audit import AuditLog
+from portal.durable import fsync_path, write_durably
 from portal.settings import SHANGHAI, SNAPSHOTS_KEPT
 
 if TYPE_CHECKING:
@@ -161,21 +162,7 @@ def read_slot_state(slot: Path) -> dict[str, Any]:
 
 def _write_slot_state(slot: Path, generation: str | None) -> None:
     slot.mkdir(parents=True, exist_ok=True)
-    tmp = slot / f".{SLOT_STATE_FILE}.{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(orjson.dumps({"generation": generation}))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, slot / SLOT_STATE_FILE)
-    _fsync_dir(slot)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_durably(slot / SLOT_STATE_FILE, orjson.dumps({"generation": generation}))
 
 
 def build_into_slot(site_builder: SiteBuilder, snapshot_dir: Path, out_dir: Path, slot: Path) -> str:
@@ -374,7 +361,7 @@ def switch_current(layout: Layout, release: Path) -> None:
         tmp.unlink()
     os.symlink(os.path.relpath(release, layout.root), tmp)
     os.replace(tmp, layout.current)
-    _fsync_dir(layout.root)
+    fsync_path(layout.root)
 
 
 def list_releases(layout: Layout) -> list[Path]:

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import orjson
 
+from portal.durable import fsync_path
 from portal.records import PUBLIC_FIELDS, TOMBSTONE_FIELDS
 from portal.settings import SHANGHAI, SNAPSHOT_FORMAT, SNAPSHOTS_KEPT
 
@@ -112,9 +113,9 @@ def commit_version(root: Path, staging: Path, manifest: dict[str, Any], *, set_l
     manifest["version"] = final.name
     (staging / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     for path in staging.iterdir():
-        _fsync(path)
+        fsync_path(path)
     os.rename(staging, final)
-    _fsync(root)
+    fsync_path(root)
     if set_latest:
         point_latest(root, final.name)
     return final
@@ -127,15 +128,7 @@ def point_latest(root: Path, version: str) -> None:
         tmp_link.unlink()
     os.symlink(version, tmp_link)
     os.replace(tmp_link, root / LATEST)
-    _fsync(root)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(root)
 
 
 def latest_version(root: Path) -> Path | None:

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portal.durable import fsync_path, write_durably
+
 INDEX_FILE = "pages.sqlite3"
 DIRTY_FILE = "dirty"  # present while a build may have changed pages that the index does not describe yet
 REPORT_FILE = "last-build.json"  # what the last build rendered, reused and deleted (for operators, tests)
@@ -336,7 +338,7 @@ class PageStore:
         index_dir.mkdir(parents=True, exist_ok=True)
         self._dirty_file = index_dir / DIRTY_FILE
         self.stats.after_interrupted_build = self._dirty_file.exists()
-        _write_synced(self._dirty_file, b"a build is changing these pages\n")  # before anything changes
+        write_durably(self._dirty_file, b"a build is changing these pages\n")  # before anything changes
         self._db = sqlite3.connect(index_dir / INDEX_FILE)
         self._known = self._load_index()
         self._artefacts_known = {key for (key,) in self._db.execute("SELECT key FROM artefacts")}
@@ -496,7 +498,7 @@ class PageStore:
         if self._sibling_db is not None:
             self._sibling_db.close()
         self._dirty_file.unlink()  # the index now describes the pages exactly
-        _sync_dir(self.index_dir)
+        fsync_path(self.index_dir)
         (self.index_dir / REPORT_FILE).write_text(json.dumps(dataclasses.asdict(self.stats)) + "\n")
         return self.stats
 
@@ -543,23 +545,6 @@ class PageStore:
         if directory not in self._own_dirs and os.listdir(path) != [PAGE_FILE]:
             return None
         return os.stat(path).st_mtime_ns
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    """Write a small file and make it durable (file and directory entry) before returning."""
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    _sync_dir(path.parent)
-
-
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_page_dir(path: str) -> int:
