@@ -32,6 +32,7 @@ class Override:
     status: str | None = None  # "异议处理中" while an objection is open
     removal_date: date | None = None
     removal_reason: str | None = None  # 信用修复 / 撤销 / 异议更正
+    objection_since: date | None = None  # date of the open objection
 
 
 _REMOVALS = {ActionKind.REPAIR: "信用修复", ActionKind.REVOKE: "撤销", ActionKind.OBJECTION_UPHELD: "异议更正"}
@@ -47,15 +48,23 @@ def record_action(path: Path, entry_id: str, kind: ActionKind, on: date, note: s
     return record
 
 
-def load_overrides(path: Path) -> dict[str, Override]:
-    """Fold the action log, in order, into one override per entry."""
+def load_overrides(path: Path, as_of: date | None = None) -> dict[str, Override]:
+    """Fold the action log into one override per entry, in the order of the actions' dates.
+
+    With ``as_of``, only actions dated on or before that day count: a replay of an earlier day (``--as-of``)
+    shows what was true then, so an objection recorded for 10月24日 does not flag the entry as of 9月9日.
+    Actions of the same day keep the order they were recorded in.
+    """
     overrides: dict[str, Override] = {}
-    for record in iter_jsonl(path):
+    records = sorted(iter_jsonl(path), key=lambda r: r["date"])  # stable: same-day actions keep their order
+    for record in records:
         kind = ActionKind(record["action"])
         on = date.fromisoformat(record["date"])
+        if as_of is not None and on > as_of:
+            continue
         current = overrides.get(record["entry_id"], Override())
         if kind is ActionKind.OBJECTION:
-            current = Override("异议处理中", current.removal_date, current.removal_reason)
+            current = Override("异议处理中", current.removal_date, current.removal_reason, on)
         elif kind is ActionKind.OBJECTION_REJECTED:
             current = Override(None, current.removal_date, current.removal_reason)
         else:

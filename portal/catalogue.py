@@ -43,6 +43,19 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Exclusion:
+    """A red list is not open to a subject active on another list (by ``kind`` or by list ``code``)."""
+
+    kind: ListKind | None = None
+    code: str | None = None
+    legal_rep: bool = False  # the red row's 法定代表人/负责人 on that list excludes it too
+    basis: str = ""
+
+    def applies_to(self, spec: ListSpec) -> bool:
+        return spec.kind is not ListKind.RED and (spec.kind is self.kind or spec.code == self.code)
+
+
+@dataclass(frozen=True)
 class ListSpec:
     code: str
     kind: ListKind
@@ -55,6 +68,10 @@ class ListSpec:
     short_period_field: str | None = None
     short_period_values: frozenset[str] = field(default_factory=frozenset)
     max_period: Span | None = None
+    min_period: Span | None = None  # lower bound on a publish_until given in the file
+    short_min_period: Span | None = None  # lower bound for rows that get the short period
+    publish_within: Span | None = None  # 双公示 timeliness: published within this span of the decision
+    excluded_by: tuple[Exclusion, ...] = ()  # red lists: lists whose active subjects are not eligible
     objection_visible: bool = True
     basis: str = ""
 
@@ -66,6 +83,8 @@ class ListSpec:
             "period": self.period.describe_zh() if self.period else "至移出之日",
             "short_period": self.short_period.describe_zh() if self.short_period else None,
             "max_period": self.max_period.describe_zh() if self.max_period else None,
+            "min_period": self.min_period.describe_zh() if self.min_period else None,
+            "publish_within": self.publish_within.describe_zh() if self.publish_within else None,
             "objection_visible": self.objection_visible, "basis": self.basis,
         }
 
@@ -106,6 +125,10 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
             short_period=Span.parse(item.get("short_period")),
             short_period_field=when.get("field"), short_period_values=frozenset(when.get("only", ())),
             max_period=Span.parse(item.get("max_period")),
+            min_period=Span.parse(item.get("min_period")),
+            short_min_period=Span.parse(item.get("short_min_period")),
+            publish_within=Span.parse(item.get("publish_within")),
+            excluded_by=_exclusions(item),
             objection_visible=bool(item.get("objection_visible", True)), basis=item.get("basis", ""),
         )
         specs.append(spec)
@@ -114,7 +137,27 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
             if folded in by_key and by_key[folded] is not spec:
                 raise ValueError(f"list catalogue: {key!r} names both {by_key[folded].code} and {spec.code}")
             by_key[folded] = spec
+    for spec in specs:
+        for exclusion in spec.excluded_by:
+            if exclusion.code and fold_list_name(exclusion.code) not in by_key:
+                raise ValueError(f"list catalogue: {spec.code} is excluded_by unknown list {exclusion.code!r}")
     return Catalogue(version=str(raw.get("version", "")), lists=tuple(specs), _by_key=by_key)
+
+
+def _exclusions(item: dict[str, Any]) -> tuple[Exclusion, ...]:
+    """A red list's exclusions; the conflict rule (no red list beside an active black entry) always holds."""
+    if item["kind"] != ListKind.RED.value:
+        if item.get("excluded_by"):
+            raise ValueError(f"list catalogue: {item['code']}: only red lists have excluded_by")
+        return ()
+    found = [Exclusion(kind=ListKind(raw["kind"]) if raw.get("kind") else None, code=raw.get("list"),
+                       legal_rep=bool(raw.get("legal_rep", False)), basis=str(raw.get("basis", "")))
+             for raw in item.get("excluded_by", ())]
+    if any(not (e.kind or e.code) or (e.kind and e.code) for e in found):
+        raise ValueError(f"list catalogue: {item['code']}: each excluded_by names one kind or one list")
+    if not any(e.kind is ListKind.BLACK and not e.code for e in found):
+        found.insert(0, Exclusion(kind=ListKind.BLACK, basis="红黑名单冲突规则"))
+    return tuple(found)
 
 
 @lru_cache(maxsize=4)

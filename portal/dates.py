@@ -21,9 +21,13 @@ class DateError(ValueError):
         self.en = en
 
 
+# Full-width separators (／ ． － and the minus sign) folded like the full-width digits in portal.normalize.
+_SEPARATOR_TABLE = str.maketrans({"／": "/", "．": ".", "－": "-", "−": "-"})
+
+
 def parse_date(value: str) -> date:
     """Parse one date or raise DateError naming the accepted forms."""
-    text = value.strip()
+    text = value.strip().translate(_SEPARATOR_TABLE)
     match = _YMD_RE.match(text) or _COMPACT_RE.match(text)
     if match:
         year, month, day = (int(g) for g in match.groups())

@@ -30,6 +30,8 @@ from portal import snapshot as snap
 from portal.actions import Override
 from portal.catalogue import Catalogue, load_catalogue
 from portal.digest import load_key
+from portal.exclusions import apply_exclusions
+from portal.identity import MATCH_LABELS
 from portal.ingest_worker import (
     Batch,
     BatchValidator,
@@ -45,12 +47,15 @@ from portal.ingest_worker import (
     process_source,
     read_batches,
 )
-from portal.lifecycle import CONFLICT, TOMBSTONE_REASON, WITHHELD_REASONS
+from portal.lifecycle import CONFLICT, OBJECTION_WITHHELD, TOMBSTONE_REASON, WITHHELD_REASONS
 from portal.masking import MaskingPolicy, load_policy
-from portal.records import ListKind, PublicStatus, WithdrawalReason
-from portal.settings import INGEST_MAX_WORKERS, INGEST_QUEUE_BATCHES
+from portal.records import PublicStatus, WithdrawalReason
+from portal.settings import HOLIDAYS_FILE, INGEST_MAX_WORKERS, INGEST_QUEUE_BATCHES
+from portal.timeliness import LATE_FILE, apply_timeliness, write_report
+from portal.workdays import WorkCalendar
 
 MAX_CONFLICTS_LISTED = 1_000  # manifest lists this many conflicts; the count is always complete
+MAX_ADJUSTMENTS_LISTED = 1_000  # manifest lists this many clamped periods; the counts are always complete
 
 
 @dataclass
@@ -66,17 +71,19 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                catalogue: Catalogue | None = None, policy: MaskingPolicy | None = None,
                key: bytes | None = None, progress: ProgressFn | None = None,
                overrides: dict[str, Override] | None = None, set_latest: bool = True,
-               workers: int | None = None) -> IngestResult:
+               workers: int | None = None, holidays_file: Path = HOLIDAYS_FILE) -> IngestResult:
     """Import ``sources`` as of ``as_of`` into a new snapshot version under ``snapshots_root``.
 
     ``overrides`` are operator actions (objections, repairs) applied over the rows; with ``set_latest``
     false the new version is written but ``latest`` stays where it was (``portal publish`` moves it only
     once the site and the index are built too). ``workers`` processes read sources in parallel
-    (default: one per core, at most one per source).
+    (default: one per core, at most one per source). ``holidays_file`` adds holiday arrangements the
+    calendar package does not know yet (default ``portal/data/holidays.toml``).
     """
     ctx = WorkContext(catalogue=catalogue or load_catalogue(), policy=policy or load_policy(),
                       key=key if key is not None else load_key(), as_of=as_of,
-                      imported_at=snap.now_shanghai().isoformat(), overrides=overrides or {})
+                      imported_at=snap.now_shanghai().isoformat(), overrides=overrides or {},
+                      holidays_file=holidays_file)
     snapshots_root.mkdir(parents=True, exist_ok=True)
     previous = snap.latest_version(snapshots_root)
     staging_dir = snap.begin_version(snapshots_root)
@@ -93,9 +100,12 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                         progress(display_name(sources[message.source_index].spec), message.rows_read)
                 else:
                     builder.finish_source(message)
-            builder.apply_conflict_rule()
+            builder.apply_conflict_rule(ctx.catalogue)
             if previous is not None:
                 builder.load_previous(previous)
+            calendar = WorkCalendar.load(holidays_file)
+            apply_timeliness(builder.db, ctx.catalogue, as_of, previous, calendar)
+            builder.fallback_years.update(calendar.fallback_years)
             manifest = builder.write_files(ctx.catalogue, ctx.policy, previous)
             builder.close()
         version_dir = snap.commit_version(snapshots_root, staging_dir, manifest, set_latest=set_latest)
@@ -204,7 +214,10 @@ class _SnapshotBuilder:
             CREATE UNIQUE INDEX staged_id ON staged(id);
             CREATE TABLE rejects (source INTEGER, row INTEGER, field TEXT, reason_zh TEXT, reason_en TEXT);
             CREATE TABLE previous (id TEXT PRIMARY KEY, content_hash TEXT, public INTEGER, tomb BLOB) WITHOUT ROWID;
-            CREATE TABLE conflicts (red_id TEXT, black_id TEXT, list_code TEXT);
+            CREATE TABLE conflicts (red_id TEXT, black_id TEXT, list_code TEXT, by_list TEXT, by_kind TEXT,
+                                    matched_by TEXT);
+            CREATE TABLE adjustments (source INTEGER, row INTEGER, id TEXT, list_code TEXT, kind TEXT, given TEXT,
+                                      applied TEXT);
         """)
         self.db.execute("BEGIN")
         self.rows_read = 0
@@ -222,6 +235,8 @@ class _SnapshotBuilder:
         self.rejected_rows += batch.rejected_rows
         self.rejected_by_source[batch.source_index] += batch.rejected_rows
         self.fallback_years.update(batch.fallback_years)
+        if batch.adjustments:
+            self.db.executemany("INSERT INTO adjustments VALUES (?,?,?,?,?,?,?)", batch.adjustments)
         insert = "INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING"
         for row in batch.staged:
             if self.db.execute(insert, row).rowcount == 0:
@@ -256,20 +271,9 @@ class _SnapshotBuilder:
 
     # --- rules across rows --------------------------------------------------------------------------
 
-    def apply_conflict_rule(self) -> None:
-        """A subject on an active black list is withheld from red lists (domain.md, conflict rule)."""
-        self.db.execute("CREATE INDEX staged_subject ON staged(subject_key, kind)")
-        active = (PublicStatus.PUBLISHED.value, PublicStatus.OBJECTION.value)
-        self.db.execute("""
-            INSERT INTO conflicts
-            SELECT r.id, (SELECT b.id FROM staged b WHERE b.subject_key = r.subject_key AND b.kind = ?
-                          AND b.status IN (?, ?) ORDER BY b.decision_date DESC LIMIT 1), r.list_code
-            FROM staged r WHERE r.kind = ? AND r.status IS NOT NULL AND r.subject_key IS NOT NULL
-              AND EXISTS (SELECT 1 FROM staged b WHERE b.subject_key = r.subject_key AND b.kind = ?
-                          AND b.status IN (?, ?))""",  # noqa: S608 - no user input in the SQL text
-            (ListKind.BLACK.value, *active, ListKind.RED.value, ListKind.BLACK.value, *active))
-        self.db.execute("UPDATE staged SET withheld = ?, status = NULL WHERE id IN (SELECT red_id FROM conflicts)",
-                        (CONFLICT,))
+    def apply_conflict_rule(self, catalogue: Catalogue) -> None:
+        """A subject on an active black list, or on a list that excludes a red list, is withheld from it."""
+        apply_exclusions(self.db, catalogue)
 
     def load_previous(self, previous: Path) -> None:
         insert = "INSERT OR REPLACE INTO previous VALUES (?,?,?,?)"
@@ -338,30 +342,58 @@ class _SnapshotBuilder:
         if balance != self.rows_read:  # a bug, never a data problem: refuse to publish unbalanced books
             raise IngestError(f"账目不平：读取{self.rows_read}行，计入{balance}行",
                               f"books do not balance: {self.rows_read} rows read, {balance} accounted for")
-        conflicts = [dict(zip(("red_id", "black_id", "list_code"), row, strict=True)) for row in self.db.execute(
-            "SELECT red_id, black_id, list_code FROM conflicts ORDER BY red_id LIMIT ?", (MAX_CONFLICTS_LISTED,))]
+        # matched_by: the kind of key both rows share (uscc, org_code, reg_no, name, id_number, legal_rep), never
+        # the key itself.
+        conflicts = [{"red_id": red_id, "black_id": by_id, "list_code": code, "by_list": by_list, "by_kind": by_kind,
+                      "matched_by": MATCH_LABELS.get(key[:2], key[:2])}
+                     for red_id, by_id, code, by_list, by_kind, key in self.db.execute(
+                         "SELECT red_id, black_id, list_code, by_list, by_kind, matched_by FROM conflicts "
+                         "ORDER BY red_id LIMIT ?", (MAX_CONFLICTS_LISTED,))]
+        files[LATE_FILE], timeliness = write_report(self.db, self.out_dir, catalogue)
         return {
             "format": 1, "version": "", "previous": previous.name if previous else None,
             "created_at": snap.now_shanghai().isoformat(), "data_as_of": self.as_of.isoformat(),
             "policy_version": policy.version, "catalogue_version": catalogue.version,
             "sources": sources, "counts": counts,
             "conflicts_total": withheld_counts.get(CONFLICT, 0), "conflicts": conflicts,
+            "period_adjustments": self._adjustments(),
+            "timeliness": timeliness,
             "unknown_columns": self.unknown_columns,
             "calendar_fallback_years": sorted(self.fallback_years),
             "changes": change_counts, "files": files,
         }
 
+    def _adjustments(self) -> dict[str, Any]:
+        """File-given periods clamped to their list's bounds, per row (rows that were published or staged)."""
+        kept = """FROM adjustments a JOIN staged s ON s.id = a.id AND s.source = a.source AND s.row = a.row"""
+        by_kind = dict(self.db.execute(f"SELECT a.kind, count(*) {kept} GROUP BY 1").fetchall())  # noqa: S608
+        listed = [{"source": self.reports[source]["name"], "row": row, "id": entry_id, "list_code": code,
+                   "kind": kind, "given": given, "applied": applied}
+                  for source, row, entry_id, code, kind, given, applied in self.db.execute(
+                      f"SELECT a.source, a.row, a.id, a.list_code, a.kind, a.given, a.applied {kept} "  # noqa: S608
+                      "ORDER BY a.source, a.row LIMIT ?", (MAX_ADJUSTMENTS_LISTED,))]
+        return {"total": sum(by_kind.values()), "by_kind": by_kind, "listed": listed}
+
     def _tombstones(self):  # type: ignore[no-untyped-def]
         withdrawal_reasons = tuple(TOMBSTONE_REASON)
-        marks = ",".join("?" * len(withdrawal_reasons))
+        marks = ",".join("?" * (len(withdrawal_reasons) + 1))
         # Withdrawn now: by an explicit withdrawal reason, or public before and withheld now for any reason.
         for body, withheld, withdrawn_on, previous_tomb, was_public in self.db.execute(f"""
                 SELECT s.body, s.withheld, s.withdrawn_on, p.tomb, p.public FROM staged s
                 LEFT JOIN previous p ON p.id = s.id
                 WHERE s.withheld IN ({marks}) OR (s.withheld IS NOT NULL AND p.id IS NOT NULL)
-                ORDER BY s.id""", withdrawal_reasons):  # noqa: S608
-            if withheld not in TOMBSTONE_REASON and not was_public:
-                yield orjson.loads(previous_tomb)  # still withheld: keep the notice it already had
+                ORDER BY s.id""", (*withdrawal_reasons, OBJECTION_WITHHELD)):  # noqa: S608
+            if withheld == OBJECTION_WITHHELD:  # 暂停公示（异议处理中）: a notice, kept from when it began
+                if previous_tomb and orjson.loads(previous_tomb)["reason"] == WithdrawalReason.SUSPENDED.value:
+                    yield orjson.loads(previous_tomb)
+                else:
+                    yield _tombstone_from_entry(orjson.loads(body), WithdrawalReason.SUSPENDED.value,
+                                                withdrawn_on or self.as_of.isoformat())
+                continue
+            previous_notice = orjson.loads(previous_tomb) if previous_tomb else None
+            if withheld not in TOMBSTONE_REASON and not was_public and (
+                    previous_notice["reason"] != WithdrawalReason.SUSPENDED.value):  # type: ignore[index]
+                yield previous_notice  # still withheld: keep the notice it already had
                 continue
             entry = orjson.loads(body)
             reason = TOMBSTONE_REASON.get(withheld, WithdrawalReason.REMOVED)
@@ -371,7 +403,7 @@ class _SnapshotBuilder:
                 SELECT p.tomb, p.public FROM previous p LEFT JOIN staged s ON s.id = p.id
                 WHERE s.id IS NULL ORDER BY p.id"""):
             tomb = orjson.loads(tomb_blob)
-            if was_public:
+            if was_public or tomb["reason"] == WithdrawalReason.SUSPENDED.value:  # a suspension ends too
                 tomb["reason"] = WithdrawalReason.REMOVED.value
                 tomb["withdrawn_on"] = self.as_of.isoformat()
             yield tomb

@@ -24,7 +24,7 @@ from portal.importers import SourceError, open_source
 from portal.importers.sql_reader import safe_url
 from portal.lifecycle import evaluate
 from portal.masking import MaskingPolicy
-from portal.settings import INGEST_BATCH_ROWS
+from portal.settings import HOLIDAYS_FILE, INGEST_BATCH_ROWS
 from portal.validate import Problem, RowValidator, ValidRow
 from portal.workdays import WorkCalendar
 
@@ -32,6 +32,8 @@ from portal.workdays import WorkCalendar
 StagedRow = tuple[str, str, str, str | None, str, str | None, str | None, str | None, str, int, int, bytes]
 # One reject line: (source index, row, field, reason_zh, reason_en).
 RejectLine = tuple[int, int, str, str, str]
+# One clamped period: (source index, row, entry id, list code, kind, given, applied) — see portal.periods.
+AdjustmentLine = tuple[int, int, str, str, str, str, str]
 
 
 class IngestError(Exception):
@@ -62,6 +64,7 @@ class WorkContext:
     as_of: date
     imported_at: str
     overrides: dict[str, Override]
+    holidays_file: Path = HOLIDAYS_FILE
 
 
 @dataclass
@@ -87,6 +90,7 @@ class Batch:
     rejects: list[RejectLine]
     rejected_rows: int  # rows of this batch rejected by validation
     fallback_years: list[int] = field(default_factory=list)
+    adjustments: list[AdjustmentLine] = field(default_factory=list)
 
 
 @dataclass
@@ -164,7 +168,7 @@ class BatchValidator:
 
     def __init__(self, ctx: WorkContext) -> None:
         self.ctx = ctx
-        self.calendar = WorkCalendar.load()
+        self.calendar = WorkCalendar.load(ctx.holidays_file)
         self._validators: dict[int, RowValidator] = {}
 
     def __call__(self, raw: RawBatch) -> Batch:
@@ -186,7 +190,7 @@ class BatchValidator:
                 result = validator.validate(mapping.pick(values))
                 if isinstance(result, ValidRow):
                     batch.staged.append(_stage(result, self.ctx, self.calendar, index, row_number,
-                                               provenance_head, provenance_tail))
+                                               provenance_head, provenance_tail, batch.adjustments))
                     continue
                 problems = result
             batch.rejected_rows += 1
@@ -203,14 +207,18 @@ def process_source(index: int, source: SourceSpec, ctx: WorkContext) -> Iterator
 
 
 def _stage(row: ValidRow, ctx: WorkContext, calendar: WorkCalendar, source_index: int, row_number: int,
-           provenance_head: bytes, provenance_tail: bytes) -> StagedRow:
+           provenance_head: bytes, provenance_tail: bytes, adjustments: list[AdjustmentLine]) -> StagedRow:
     override = ctx.overrides.get(row.entry["id"])
     if override:
         row.status = override.status or row.status
+        row.objection_since = override.objection_since
         if override.removal_date:
             row.removal_date, row.removal_reason = override.removal_date, override.removal_reason
     outcome = evaluate(row, row.spec, ctx.as_of, calendar)
     entry = row.entry
+    if outcome.adjustment:
+        adjustments.append((source_index, row_number, entry["id"], entry["list_code"], outcome.adjustment.kind,
+                            outcome.adjustment.given, outcome.adjustment.applied.isoformat()))
     entry["notice_until"] = outcome.notice_until.isoformat() if outcome.notice_until else None
     entry["publish_from"] = outcome.publish_from.isoformat()
     entry["publish_until"] = outcome.publish_until.isoformat() if outcome.publish_until else None

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from portal.catalogue import ListSpec, Span
 from portal.dates import add_months
+from portal.periods import Adjustment, bounded_until, is_short, period_end
 from portal.records import PublicStatus, WithdrawalReason
 from portal.validate import ValidRow
 from portal.workdays import WorkCalendar
@@ -42,6 +43,7 @@ class Outcome:
     publish_from: date
     publish_until: date | None
     withdrawn_on: date | None  # for withdrawals: the first day the entry was no longer public
+    adjustment: Adjustment | None = None  # a file-given end clamped to the list's bounds
 
     @property
     def public(self) -> bool:
@@ -56,8 +58,9 @@ def add_span(start: date, span: Span, calendar: WorkCalendar) -> date:
     return end + timedelta(days=span.days)
 
 
-def publication_window(row: ValidRow, spec: ListSpec, calendar: WorkCalendar) -> tuple[date | None, date, date | None]:
-    """(last day of notice, first public day, last public day or None for open-ended)."""
+def publication_window(row: ValidRow, spec: ListSpec, calendar: WorkCalendar
+                       ) -> tuple[date | None, date, date | None, Adjustment | None]:
+    """(last day of notice, first public day, last public day or None for open-ended, clamp report)."""
     notice_until = add_span(row.decision_date, spec.notice, calendar) if spec.notice else None
     if row.publish_from:
         publish_from = row.publish_from
@@ -65,32 +68,26 @@ def publication_window(row: ValidRow, spec: ListSpec, calendar: WorkCalendar) ->
         publish_from = notice_until + timedelta(days=1)
     else:
         publish_from = row.decision_date
+    short = is_short(row.entry["details"], spec)
     if row.publish_until or row.open_ended:
-        publish_until = row.publish_until
+        publish_until, adjustment = bounded_until(row.publish_until, row.open_ended, publish_from, spec, short,
+                                                  calendar)
     else:
-        period = _period_for(row, spec)
-        publish_until = add_span(publish_from, period, calendar) - timedelta(days=1) if period else None
-    if spec.max_period:
-        cap = add_span(publish_from, spec.max_period, calendar) - timedelta(days=1)
-        publish_until = cap if publish_until is None else min(publish_until, cap)
-    return notice_until, publish_from, publish_until
-
-
-def _period_for(row: ValidRow, spec: ListSpec) -> Span | None:
-    if spec.short_period and spec.short_period_field:
-        value = row.entry["details"].get(spec.short_period_field, "")
-        categories = {part for part in value.replace("，", ",").replace("、", ",").split(",") if part.strip()}
-        if categories and categories <= spec.short_period_values:
-            return spec.short_period
-    return spec.period
+        adjustment = None
+        period = spec.short_period if short else spec.period
+        publish_until = period_end(publish_from, period, calendar) if period else None
+        if spec.max_period:  # a catalogue whose default exceeds its own maximum: the maximum holds
+            cap = period_end(publish_from, spec.max_period, calendar)
+            publish_until = cap if publish_until is None else min(publish_until, cap)
+    return notice_until, publish_from, publish_until, adjustment
 
 
 def evaluate(row: ValidRow, spec: ListSpec, as_of: date, calendar: WorkCalendar) -> Outcome:
     """The state of one valid row on ``as_of``."""
-    notice_until, publish_from, publish_until = publication_window(row, spec, calendar)
+    notice_until, publish_from, publish_until, adjustment = publication_window(row, spec, calendar)
 
     def withheld(reason: str, on: date | None = None) -> Outcome:
-        return Outcome(None, reason, notice_until, publish_from, publish_until, on)
+        return Outcome(None, reason, notice_until, publish_from, publish_until, on, adjustment)
 
     # Explicit removal by the authority (repair, revocation, court removal) wins over everything else.
     # A removal dated after ``as_of`` has not happened yet on that day (replays with --as-of stay true).
@@ -113,11 +110,11 @@ def evaluate(row: ValidRow, spec: ListSpec, as_of: date, calendar: WorkCalendar)
     objection = row.status == PublicStatus.OBJECTION.value
     if notice_until is not None and as_of <= notice_until:
         return Outcome(PublicStatus.OBJECTION if objection else PublicStatus.UNDER_NOTICE, None,
-                       notice_until, publish_from, publish_until, None)
+                       notice_until, publish_from, publish_until, None, adjustment)
     if as_of < publish_from:
         return withheld(NOT_YET_PUBLIC)
     if objection:
-        if not spec.objection_visible:
-            return withheld(OBJECTION_WITHHELD)
-        return Outcome(PublicStatus.OBJECTION, None, notice_until, publish_from, publish_until, None)
-    return Outcome(PublicStatus.PUBLISHED, None, notice_until, publish_from, publish_until, None)
+        if not spec.objection_visible:  # 暂停公示（异议处理中）: a notice at its URL, not a tombstone
+            return withheld(OBJECTION_WITHHELD, row.objection_since)
+        return Outcome(PublicStatus.OBJECTION, None, notice_until, publish_from, publish_until, None, adjustment)
+    return Outcome(PublicStatus.PUBLISHED, None, notice_until, publish_from, publish_until, None, adjustment)

@@ -229,10 +229,12 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
     try:
         _say(progress, step)
         result = run_ingest(sources, layout.snapshots, as_of=as_of, key=key,
-                            overrides=load_overrides(layout.actions), set_latest=False)
+                            overrides=load_overrides(layout.actions, as_of), set_latest=False)
         version_dir = result.version_dir
         record.update(snapshot=version_dir.name, counts=result.manifest["counts"],
                       changes=result.manifest["changes"], sources_detail=result.manifest["sources"],
+                      late_decisions={k: result.manifest["timeliness"][k] for k in ("public", "late", "on_time_rate")},
+                      period_adjustments=result.manifest["period_adjustments"]["total"],
                       checksums={name: f["sha256"] for name, f in result.manifest["files"].items()})
         step = "site"
         _say(progress, step)

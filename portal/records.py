@@ -38,13 +38,16 @@ class PublicStatus(StrEnum):
 
 
 class WithdrawalReason(StrEnum):
-    """Why an entry is no longer public; only the category reaches a tombstone."""
+    """Why an entry is no longer public (or, SUSPENDED, not public for now); only the category is shown."""
 
     EXPIRED = "期满"
     REPAIRED = "信用修复"
     REVOKED = "撤销"
     CORRECTED = "异议更正"
     REMOVED = "移出"  # removed by the authority without a more specific reason (e.g. court)
+    # Not a withdrawal: a red entry withheld while an objection is checked (objection_visible = false). Its URL
+    # shows this notice until the objection is resolved; then the entry returns or is withdrawn (异议更正).
+    SUSPENDED = "暂停公示（异议处理中）"
 
 
 class Source(BaseModel):

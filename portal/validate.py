@@ -22,6 +22,7 @@ from portal.identifiers import (
     normalise_reg_no,
     normalise_uscc,
 )
+from portal.identity import subject_keys
 from portal.masking import (
     MaskingPolicy,
     mask_address,
@@ -32,7 +33,7 @@ from portal.masking import (
     scrub_text,
 )
 from portal.normalize import clean_line, clean_text
-from portal.records import SubjectType
+from portal.records import ListKind, SubjectType
 from portal.settings import (
     EARLIEST_DECISION_DATE_YEAR,
     MAX_DETAIL_LENGTH,
@@ -103,7 +104,8 @@ class ValidRow:
     status: str | None  # status from the file, normalised
     removal_date: date | None
     removal_reason: str | None
-    subject_key: str | None  # digest identifying the subject across lists (conflict rule)
+    subject_key: str | None  # identity keys across lists (portal.identity), JSON; None for decisions
+    objection_since: date | None = None  # date of the operator's objection action (portal.actions)
 
 
 def entry_id(list_code: str, subject_name: str, subject_code: str, decision_no: str, decision_date: str) -> str:
@@ -232,8 +234,10 @@ class RowValidator:
         entry["legal_rep_id_digest"] = ids["legal_rep_id_digest"]
         entry["uscc_digest"] = ids["uscc_digest"]
         entry["source"] = None
-        subject_key = ids["uscc_digest"] or ids["id_digest"] or (
-            self.digester.digest("name:" + name) if not is_person else None)
+        subject_key = None if spec.kind is ListKind.DECISION else subject_keys(
+            is_person=is_person, is_organisation=subject_type == ORGANISATION, name=name, uscc=ids["uscc"],
+            reg_no=ids["reg_no"], org_code=values.get("org_code"), id_digest=ids["id_digest"],
+            legal_rep_digest=ids["legal_rep_id_digest"])
         return ValidRow(entry=entry, spec=spec, decision_date=decision_date, publish_from=publish_from,
                         publish_until=publish_until, open_ended=open_ended, status=status,
                         removal_date=removal_date, removal_reason=removal_reason, subject_key=subject_key)

@@ -2,8 +2,11 @@
 
 ``chinese-calendar`` carries the State Council's arrangement for the years it knows (2004–2026 in the pinned
 version). The arrangement for a new year is published each November/December; until the library catches up,
-an operator adds it to ``portal/data/holidays.toml``. For a year known to neither, working days fall back to
-Monday–Friday and the fallback is reported (in the import summary and the manifest), never silent.
+an operator adds it to ``portal/data/holidays.toml``. For a year known to neither, no weekend and no day that
+any arrangement consistent with 《全国年节及纪念日放假办法》 could make a day off is a working day
+(``portal.holidays``): periods err long, never short. Such years are reported (import summary and manifest,
+``calendar_fallback_years``) and every period is recomputed at the next import, once the year is known.
+In every year the statutory holidays themselves are never working days, whatever ``holidays.toml`` says.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import chinese_calendar
 
 from portal.dates import parse_date
+from portal.holidays import possible_days_off, statutory_holidays
 from portal.settings import HOLIDAYS_FILE
 
 
@@ -24,7 +28,7 @@ class WorkCalendar:
     extra_holidays: set[date] = field(default_factory=set)
     extra_workdays: set[date] = field(default_factory=set)
     extra_years: set[int] = field(default_factory=set)
-    fallback_years: set[int] = field(default_factory=set)  # years counted Monday–Friday only
+    fallback_years: set[int] = field(default_factory=set)  # years counted on possible_days_off (err long)
     _cache: dict[date, bool] = field(default_factory=dict)
     _sums: dict[tuple[date, int], date] = field(default_factory=dict)
 
@@ -45,13 +49,14 @@ class WorkCalendar:
         if cached is not None:
             return cached
         if day.year in self.extra_years:
-            result = day in self.extra_workdays or (day.weekday() < 5 and day not in self.extra_holidays)
+            result = day not in statutory_holidays(day.year) and (
+                day in self.extra_workdays or (day.weekday() < 5 and day not in self.extra_holidays))
         else:
             try:
                 result = chinese_calendar.is_workday(day)
             except NotImplementedError:
                 self.fallback_years.add(day.year)
-                result = day.weekday() < 5
+                result = day.weekday() < 5 and day not in possible_days_off(day.year)
         self._cache[day] = result
         return result
 
