@@ -148,7 +148,7 @@ def history(
             raise typer.Exit(1)
         return
     table = Table(title="发布记录")
-    for column in ("时间", "结果", "触发", "版本", "公开", "拒收", "新增/更新/撤下", "说明"):
+    for column in ("时间", "结果", "触发", "版本", "公开", "拒收", "新增/更新/撤下", "逾期公示", "说明"):
         table.add_column(column)
     for event in audit.events(limit):
         counts = event.get("counts") or {}
@@ -157,7 +157,7 @@ def history(
         table.add_row(event["at"][:19], event["outcome"], event.get("trigger") or "", event.get("release") or "",
                       str(public), str(counts.get("rejected", "")),
                       "/".join(str(changes.get(k, "")) for k in ("added", "updated", "withdrawn")) if changes else "",
-                      event.get("error_zh", "")[:60])
+                      _late_cell(event.get("late_decisions")), event.get("error_zh", "")[:60])
     console.print(table)
 
 
@@ -277,7 +277,8 @@ def print_summary(manifest: dict) -> None:  # type: ignore[type-arg]
     table.add_row("已公布 published", f"{counts['published']:,}")
     table.add_row("公示中 under notice", f"{counts['under_notice']:,}")
     labels = {"expired": "期满", "repaired": "信用修复", "revoked": "撤销", "corrected": "异议更正", "removed": "移出",
-              "not_yet_public": "未到公布日期", "objection_withheld": "异议暂停公布", "conflict": "红黑名单冲突"}
+              "not_yet_public": "未到公布日期", "objection_withheld": "暂停公示（异议处理中）",
+              "conflict": "红名单冲突或排除"}
     for reason, n in counts["withheld"].items():
         if n:
             table.add_row(f"不公开：{labels.get(reason, reason)} withheld {reason}", f"{n:,}")
@@ -293,9 +294,43 @@ def print_summary(manifest: dict) -> None:  # type: ignore[type-arg]
             console.print(f"[yellow]重复的列[/]（{unknown['source']}）：{'、'.join(unknown['duplicates'])}")
     if manifest.get("calendar_fallback_years"):
         years = "、".join(str(y) for y in manifest["calendar_fallback_years"])
-        console.print(f"[yellow]节假日安排未知的年份[/]：{years}（按周一至周五计算工作日，请在 portal/data/holidays.toml 补充）")
+        console.print(f"[yellow]节假日安排未知的年份[/]：{years}（已按法定节假日及其可能的调休从长计算工作日，"
+                      "期限只会偏长；国务院安排公布后请在 portal/data/holidays.toml 补充，下次发布自动重算）")
+    for line in rule_report_lines(manifest):
+        console.print(line)
     if counts["rejected"]:
         console.print(f"拒收明细见 rejects.csv（{manifest['files']['rejects.csv']['rows']:,} 条原因）")
+
+
+def _late_cell(late: dict | None) -> str:  # type: ignore[type-arg]
+    """History column: late 双公示 decisions / public ones (按时公示率)."""
+    if not late or not late.get("public"):
+        return ""
+    return f"{late['late']}/{late['public']}（按时 {late['on_time_rate'] * 100:.1f}%）"
+
+
+def rule_report_lines(manifest: dict) -> list[str]:  # type: ignore[type-arg]
+    """The rule reports of an import: clamped periods, late decisions, red-list exclusions."""
+    from portal.periods import ABOVE_MAX
+
+    lines = []
+    adjusted = manifest.get("period_adjustments") or {}
+    for item in adjusted.get("listed", []):
+        bound = "最长" if item["kind"] == ABOVE_MAX else "最短"
+        lines.append(f"[yellow]公布期限已按名单{bound}期限调整[/]：{item['source']} 第{item['row']}行（条目 {item['id']}），"
+                     f"文件中为 {item['given']}，按 {item['applied']} 公布")
+    if adjusted.get("total", 0) > len(adjusted.get("listed", [])):
+        lines.append(f"……共 {adjusted['total']:,} 行公布期限被调整，明细见 manifest.json")
+    timeliness = manifest.get("timeliness") or {}
+    if timeliness.get("public"):
+        lines.append(f"双公示按时公示率：{timeliness['on_time_rate'] * 100:.1f}%（公示 {timeliness['public']:,} 条，"
+                     f"逾期 {timeliness['late']:,} 条，明细见 late.jsonl）")
+    labels = {"uscc": "统一社会信用代码", "org_code": "组织机构代码", "reg_no": "注册号", "name": "名称",
+              "id_number": "证件号码", "legal_rep": "法定代表人证件号码"}
+    for item in manifest.get("conflicts", [])[:20]:
+        lines.append(f"[yellow]红名单条目暂不公布[/]：{item['red_id']}（{item['list_code']}），因同一主体在 {item['by_list']} "
+                     f"有效（按{labels.get(item['matched_by'], item['matched_by'])}识别，条目 {item['black_id']}）")
+    return lines
 
 
 def _progress() -> Progress:

@@ -167,7 +167,8 @@ class MeiliEngine:
                                        {"filterableAttributes": ["seq", "at"], "sortableAttributes": ["seq"]})
         meta = {"id": "meta", "data_as_of": str(manifest.get("data_as_of", "")),
                 "version": str(manifest.get("version", snapshot_dir.resolve().name)),
-                "catalogue": snapshot.catalogue(snapshot_dir)}
+                "catalogue": snapshot.catalogue(snapshot_dir),
+                "timeliness": snapshot.timeliness(manifest)}
         self._fill(f"{self.names['meta']}_build", iter([meta]), {})
         client = self.build_client
         for name in self.names.values():

@@ -172,6 +172,17 @@ class ListsResponse(BaseModel):
     data_as_of: str
 
 
+class Timeliness(BaseModel):
+    """双公示 timeliness of the snapshot: decisions published within their list's publish_within."""
+
+    rule: dict[str, str] = Field(description="Per list code: the span decisions must be published within",
+                                 examples=[{"XZCF": "7个工作日"}])
+    public: int = Field(description="Public 双公示 decisions")
+    on_time: int
+    late: int = Field(description="First imported after their deadline (still published)")
+    on_time_rate: float | None = Field(description="按时公示率: on_time / public; null without decisions")
+
+
 class StatsResponse(BaseModel):
     total: int
     by_list_code: dict[str, int]
@@ -180,6 +191,7 @@ class StatsResponse(BaseModel):
     by_region: dict[str, int]
     by_month: dict[str, int]
     by_subject_type: dict[str, int]
+    timeliness: Timeliness | None = Field(None, description="按时公示率 of 双公示 decisions (null: no data)")
     data_as_of: str
 
 

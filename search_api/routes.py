@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
 from portal.records import ListKind, SubjectType
+from portal.states import SUSPENDED, WITHDRAWN
 from search_api import keys, snapshot
 from search_api.digests import digest_number
 from search_api.engine import Engine, SearchQuery
@@ -186,7 +187,9 @@ async def entry(request: Request, app: StateDep,
             limit(app.person_limiter, client_ip(request))  # see search(): persons cost a person token
         return JSONResponse(found.entry)
     if found.tombstone is not None:
-        raise ApiError(410, "withdrawn", "该信息已停止公示", extra={"tombstone": found.tombstone})
+        if found.tombstone.get("reason") == SUSPENDED:  # withheld while an objection is checked
+            raise ApiError(410, "suspended", SUSPENDED, extra={"tombstone": found.tombstone})
+        raise ApiError(410, "withdrawn", WITHDRAWN, extra={"tombstone": found.tombstone})
     raise ApiError(404, "not_found", "未找到该信息")
 
 
@@ -301,8 +304,9 @@ def measures_for(measures: dict[str, Any], code: str, kind: str | None) -> list[
 @router.get("/stats", response_model=StatsResponse, summary="统计 / Counts by list, authority, region, month")
 async def stats(request: Request, app: StateDep) -> dict[str, Any]:
     limit(app.search_limiter, client_ip(request))
-    counts, as_of = await with_data_as_of(app, app.engine.stats, app.today())
-    return {**counts, "data_as_of": as_of}
+    today = app.today()
+    counts, as_of, meta = await app.run(lambda: (app.engine.stats(today), data_as_of(app), app.engine.meta()))
+    return {**counts, "timeliness": meta.get("timeliness"), "data_as_of": as_of}
 
 
 # Positions in the change feed fit in 18 digits (a signed 64-bit SQLite INTEGER holds 19).

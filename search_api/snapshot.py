@@ -55,6 +55,14 @@ def measures() -> dict[str, Any]:
     return tomllib.loads(path.read_text("utf-8"))
 
 
+def timeliness(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The 双公示 timeliness summary of a snapshot (按时公示率), without the per-decision list."""
+    section = manifest.get("timeliness")
+    if not section:
+        return None
+    return {key: section.get(key) for key in ("rule", "public", "on_time", "late", "on_time_rate")}
+
+
 def change_files(snapshot_dir: Path) -> list[Path]:
     """``changes.jsonl`` of this version and its predecessors, oldest first (feed order)."""
     current = snapshot_dir.resolve()

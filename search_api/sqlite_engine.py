@@ -291,6 +291,7 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
                     "version": str(manifest.get("version", snapshot_dir.resolve().name)),
                     "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "catalogue": orjson.dumps(snapshot.catalogue(snapshot_dir)).decode(),
+                    "timeliness": orjson.dumps(snapshot.timeliness(manifest)).decode(),
                 }
                 conn.executemany("INSERT INTO meta VALUES (?,?)", list(meta.items()))
                 conn.execute("COMMIT")
@@ -438,6 +439,7 @@ class SqliteEngine:
         with self._query() as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         meta["catalogue"] = orjson.loads(meta.get("catalogue", "[]"))
+        meta["timeliness"] = orjson.loads(meta.get("timeliness", "null"))
         self._meta_cache = (identity, meta)
         return meta
 

@@ -12,6 +12,7 @@ from feedgenerator import Atom1Feed
 
 from portal.settings import SHANGHAI
 from portal.site.formatting import to_date, zh_date
+from portal.states import SUSPENDED
 
 CHANGE_TITLES = {"added": "新增", "updated": "更新", "withdrawn": "停止公示"}
 
@@ -49,7 +50,10 @@ def list_changes_feed(changes: Iterable[dict[str, Any]], *, entries_by_id: dict[
             continue
         link = f"{site_url}/entries/{change['id']}/"
         when = change.get("at") or data_as_of
-        if change["op"] == "withdrawn" or change["id"] not in entries_by_id:
+        if record.get("reason") == SUSPENDED:
+            title = f"{record['list_name']}：一条信息{SUSPENDED}"
+            description = f"该信息自{zh_date(record.get('withdrawn_on') or when)}起{SUSPENDED}。"
+        elif change["op"] == "withdrawn" or change["id"] not in entries_by_id:
             title = f"{record['list_name']}：一条信息停止公示"
             description = f"该信息已于{zh_date(record.get('withdrawn_on') or when)}停止公示（{record.get('reason', '')}）。"
         else:

@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 
 from portal.dates import format_zh
 from portal.settings import SHANGHAI
+from portal.states import SUSPENDED, SUSPENDED_TEXT, WITHDRAWN
 
 # Red and black are never told apart by colour alone: every kind has a text label and an icon.
 KIND_LABELS: dict[str, str] = {"red": "红名单", "black": "黑名单", "watch": "重点关注名单", "decision": "双公示"}
@@ -28,6 +29,7 @@ REASON_TEXTS: dict[str, str] = {
     "撤销": "认定决定已被撤销，依规停止公示。",
     "异议更正": "经异议核查，相关信息已更正，原信息停止公示。",
     "移出": "认定部门已将其移出名单，依规停止公示。",
+    SUSPENDED: SUSPENDED_TEXT,
 }
 
 
@@ -91,12 +93,18 @@ def thousands(value: int) -> str:
     return f"{value:,}"
 
 
+def state_title(reason: str) -> str:
+    """The heading of a page whose entry is not public: suspended under objection, or no longer published."""
+    return SUSPENDED if reason == SUSPENDED else WITHDRAWN
+
+
 JINJA_FILTERS = {
     "zh_date": zh_date,
     "time_tag": time_tag,
     "kind_label": kind_label,
     "kind_badge": kind_badge,
     "reason_text": reason_text,
+    "state_title": state_title,
     "human_size": human_size,
     "thousands": thousands,
 }

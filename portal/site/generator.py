@@ -301,7 +301,8 @@ class PortalGenerator(Generator):
                                        title=title, chart_id=f"chart-{key}")}
             for key, (title, column, rows) in tables.items()]
         self._page(writer, "statistics/index.html", "statistics", "statistics/", sections=sections,
-                   total=snap.total, under_notice=len(snap.under_notice()))
+                   total=snap.total, under_notice=len(snap.under_notice()),
+                   timeliness=snap.manifest.get("timeliness"))
 
 
 _BLOCK_HEADER = struct.Struct("<QQ")
