@@ -29,10 +29,15 @@ BELOW_MIN = "below_min"
 
 def period_end(first_day: date, span: Span, calendar: WorkCalendar) -> date:
     """The last day of a period of ``span`` whose first counted day is ``first_day``."""
+    if span.working:  # 第二百零一条: the starting day itself is not counted
+        return calendar.add_working_days(first_day - timedelta(days=1), span.days)
+    return calendar_period_end(first_day, span)
+
+
+def calendar_period_end(first_day: date, span: Span) -> date:
+    """``period_end`` for a span of calendar years, months and days (no working days)."""
     start = first_day - timedelta(days=1)  # 第二百零一条: the starting day itself is not counted
-    if span.working:
-        return calendar.add_working_days(start, span.days)
-    return add_months(start, span.years * 12 + span.months) + timedelta(days=span.days)
+    return add_months(start, span.years * 12 + span.months) + timedelta(days=span.days)  # 第二百零二条
 
 
 def categories(value: str | None) -> frozenset[str]:

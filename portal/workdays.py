@@ -57,8 +57,22 @@ class WorkCalendar:
             except NotImplementedError:
                 self.fallback_years.add(day.year)
                 result = day.weekday() < 5 and day not in possible_days_off(day.year)
+        if result and day.month == 12 and not self._known(day.year + 1) and day in possible_days_off(day.year):
+            # The next year's arrangement may start its 元旦 break in these last days of December.
+            self.fallback_years.add(day.year + 1)
+            result = False
         self._cache[day] = result
         return result
+
+    def _known(self, year: int) -> bool:
+        """Whether ``year``'s arrangement is published (in holidays.toml or the calendar package)."""
+        if year in self.extra_years:
+            return True
+        try:
+            chinese_calendar.is_workday(date(year, 1, 1))
+        except NotImplementedError:
+            return False
+        return True
 
     def add_working_days(self, start: date, count: int) -> date:
         """The ``count``-th working day after ``start`` (start itself not counted)."""

@@ -13,7 +13,7 @@ from datetime import date
 from functools import lru_cache
 
 from portal.catalogue import ListSpec, Span
-from portal.dates import add_months
+from portal.periods import calendar_period_end
 from portal.records import ListKind
 from portal.sample.draw import between, pick
 
@@ -91,8 +91,8 @@ def _period_days(period: Span) -> tuple[int, int]:
 
 
 def add_period(start: date, period: Span) -> date:
-    """Last public day of a period starting on ``start``."""
-    return date.fromordinal(add_months(start, period.years * 12 + period.months).toordinal() + period.days - 1)
+    """Last public day of a period starting on ``start`` (the ingest's own rule, portal.periods)."""
+    return calendar_period_end(start, period)
 
 
 @dataclass(slots=True)
