@@ -68,15 +68,17 @@ def _version(url: str, key: str) -> str:
     return str(json.loads(_get(url + "/version", key)).get("pkgVersion", "?"))
 
 
-def start_meili(binary: str, root: Path) -> tuple[subprocess.Popen[bytes], MeiliServer]:
-    """Start ``binary`` on a free loopback port with its database under ``root``; wait until healthy."""
+def start_meili(binary: str, root: Path, *, indexing_memory: str = TEST_INDEXING_MEMORY,
+                indexing_threads: str = TEST_INDEXING_THREADS) -> tuple[subprocess.Popen[bytes], MeiliServer]:
+    """Start ``binary`` on a free loopback port with its database under ``root``; wait until healthy.
+    (bench/bench_meili.py starts its server through this too, with larger indexing limits.)"""
     key = secrets.token_urlsafe(24)
     port = _free_port()
     log = root / "meilisearch.log"
     env = {**os.environ, "MEILI_MASTER_KEY": key, "MEILI_DB_PATH": str(root / "data.ms"),
            "MEILI_HTTP_ADDR": f"127.0.0.1:{port}", "MEILI_ENV": "development", "MEILI_NO_ANALYTICS": "true",
            "MEILI_DUMP_DIR": str(root / "dumps"), "MEILI_SNAPSHOT_DIR": str(root / "snapshots"),
-           "MEILI_MAX_INDEXING_MEMORY": TEST_INDEXING_MEMORY, "MEILI_MAX_INDEXING_THREADS": TEST_INDEXING_THREADS,
+           "MEILI_MAX_INDEXING_MEMORY": indexing_memory, "MEILI_MAX_INDEXING_THREADS": indexing_threads,
            "MEILI_LOG_LEVEL": "INFO"}
     process = subprocess.Popen([binary], env=env, cwd=root, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)
