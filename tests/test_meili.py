@@ -111,6 +111,15 @@ def test_portal_index_command_and_readyz(meili_server: Any, index_name: str, tmp
         assert client.get("/readyz").json() == {"status": "ready", "engine": "meilisearch", "data_as_of": "2026-11-23"}
         found = client.get("/api/v1/search", params={"q": "王伟"}).json()
         assert [hit["subject_name"] for hit in found["hits"]][:2] == ["王伟", "王伟东"]
+    # The API only searches: the server's default search key (no write right) serves every endpoint.
+    keys = meilisearch.Client(meili_server.url, meili_server.key).http.get("keys")["results"]
+    search_key = next(key["key"] for key in keys if key["actions"] == ["search"])
+    read_only = Settings(engine="meilisearch", meili_url=meili_server.url, meili_key=search_key, meili_index=index_name)
+    with TestClient(create_app(read_only, today=lambda: TEST_TODAY)) as client:
+        assert client.get("/readyz").status_code == 200
+        first = client.get("/api/v1/search", params={"q": "王伟"}).json()["hits"][0]
+        assert client.get(f"/api/v1/entries/{first['id']}").status_code == 200
+        assert client.get("/api/v1/changes").status_code == 200 and client.get("/api/v1/stats").status_code == 200
     missing = Settings(engine="meilisearch", meili_url=meili_server.url, meili_key=meili_server.key,
                        meili_index=index_name + "_none")
     with TestClient(create_app(missing, today=lambda: TEST_TODAY)) as client:
