@@ -60,6 +60,9 @@ TASK_TIMEOUT_MS = 3 * 60 * 60 * 1000
 # Document batches sent ahead of the server: Meilisearch batches queued additions into one indexing run (far
 # faster than one run per batch), and the payloads wait on the server's disk, not in our memory.
 MAX_QUEUED_BATCHES = 1_000
+# Every API response carries data_as_of from meta(): read it from the server at most this often (seconds), not
+# once more per request. After a swap, responses may name the previous data_as_of for this long.
+META_CACHE_SECONDS = 1.0
 # Suffix of the companion indexes a build fills before the swap.
 BUILD_SUFFIX = "_build"
 NO_END = 99_991_231  # publish_until_n of an entry public until removed
@@ -165,6 +168,7 @@ class MeiliEngine:
         # One client per thread: the official client mutates its header dict on every request.
         self._local = threading.local()
         self.build_client = meilisearch.Client(url, key, timeout=600)
+        self._meta_cache: tuple[float, dict[str, Any]] | None = None
         self.names = {"entries": index, "withdrawn": f"{index}_withdrawn", "changes": f"{index}_changes",
                       "meta": f"{index}_meta"}
 
@@ -226,6 +230,7 @@ class MeiliEngine:
     def _swap(self) -> None:
         self._wait(self._call(self.build_client.swap_indexes,
                               [{"indexes": [name, name + BUILD_SUFFIX]} for name in self.names.values()]))
+        self._meta_cache = None
 
     def _drop_builds(self) -> None:
         for name in self.names.values():
@@ -278,16 +283,21 @@ class MeiliEngine:
 
     def ready(self) -> bool:
         try:
-            self.meta()
+            self.meta(fresh=True)
             return True
         except EngineError:
             return False
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self, *, fresh: bool = False) -> dict[str, Any]:
+        cached = self._meta_cache
+        if not fresh and cached is not None and time.monotonic() - cached[0] < META_CACHE_SECONDS:
+            return cached[1]
         hits = self._search("meta", "", {"limit": 1})["hits"]
         if not hits:
             raise IndexMissing("Meilisearch index empty")
-        return {k: v for k, v in hits[0].items() if k != "id"}
+        meta = {k: v for k, v in hits[0].items() if k != "id"}
+        self._meta_cache = (time.monotonic(), meta)
+        return meta
 
     # --- search ------------------------------------------------------------------------------------
     @staticmethod

@@ -74,7 +74,7 @@ def test_a_failed_build_leaves_the_live_index_serving(engine: MeiliEngine, meili
         engine.index_snapshot(broken)
     after = engine.search(SearchQuery(q="王伟", today=TEST_TODAY))
     assert [h["id"] for h in after.hits] == [h["id"] for h in before.hits] and after.total == before.total == 5
-    assert engine.meta()["data_as_of"] == TEST_TODAY.isoformat()
+    assert engine.meta(fresh=True)["data_as_of"] == TEST_TODAY.isoformat()
     assert not {name + BUILD_SUFFIX for name in engine.names.values()} & indexes(meili_server)
 
 
@@ -168,7 +168,7 @@ def test_publish_targets_meilisearch_and_a_failed_switch_swaps_back(engine: Meil
     publish([SourceSpec(str(source))], layout, as_of=date(2026, 11, 23), key=KEY, index_builder=builder)
     release = layout.live_release()
     assert release is not None and (release / "index.db").exists()  # the release keeps its SQLite file
-    first_version = engine.meta()["version"]
+    first_version = engine.meta(fresh=True)["version"]
     assert names(engine, "乙商贸") == ["达州市乙商贸有限公司"]
 
     def build_then_freeze(snapshot_dir: Path, index_path: Path) -> Any:
@@ -183,5 +183,5 @@ def test_publish_targets_meilisearch_and_a_failed_switch_swaps_back(engine: Meil
         subprocess.run(["chattr", "-i", str(layout.releases)], check=True)
     assert exc.value.step == "switch"
     assert layout.live_release() == release
-    assert engine.meta()["version"] == first_version  # swapped back: the live index is the first publish's
+    assert engine.meta(fresh=True)["version"] == first_version  # swapped back: the live index is the first publish's
     assert names(engine, "乙商贸") == ["达州市乙商贸有限公司"]
