@@ -6,6 +6,7 @@ Messages to operators are in Chinese (with the English in brackets where it help
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,27 @@ def _as_of(value: str | None) -> date:
 VarDir = Annotated[Path, typer.Option("--var", help="运行数据目录 / deployment data directory")]
 AsOf = Annotated[str | None, typer.Option("--as-of", help="评估生命周期的日期（默认今天，北京时间）/ lifecycle date")]
 SnapshotsDir = Annotated[Path, typer.Option("--snapshots", help="快照目录 / snapshot root")]
+
+
+class SearchEngine(StrEnum):
+    sqlite = "sqlite"
+    meilisearch = "meilisearch"
+
+
+EngineName = Annotated[SearchEngine, typer.Option("--engine", envvar="PORTAL_ENGINE",
+                                                  help="检索引擎：sqlite（默认，索引文件）或 meilisearch（MEILI_URL、MEILI_KEY 指定的服务器）")]
+
+
+def _meili_engine():  # type: ignore[no-untyped-def]
+    """The Meilisearch engine from MEILI_URL / MEILI_KEY, or a clear error (the key itself is never printed)."""
+    from search_api.indexer import MeiliNotConfigured, meili_engine_from_env
+
+    try:
+        return meili_engine_from_env()
+    except MeiliNotConfigured:
+        err_console.print("[red]未设置 MEILI_URL[/]：请先设置 Meilisearch 服务器地址 MEILI_URL 与密钥 MEILI_KEY "
+                          "(MEILI_URL is not set)")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -90,16 +112,22 @@ def publish(
     trigger: Annotated[str, typer.Option(help="触发方式，记入审计日志（manual / schedule / ...）")] = "manual",
     table: Annotated[str | None, typer.Option(help="数据库表名")] = None,
     query: Annotated[str | None, typer.Option(help="数据库查询语句")] = None,
+    engine: EngineName = SearchEngine.sqlite,
 ) -> None:
     """一键发布：导入 → 校验 → 脱敏 → 生成网站 → 建索引 → 原子切换上线（任一步失败则线上不变）。"""
     from portal.ingest import SourceSpec
-    from portal.publish import STEP_NAMES_ZH, Layout, PublishError
+    from portal.publish import STEP_NAMES_ZH, Layout, PublishError, default_index_builder
     from portal.publish import publish as run_publish
 
     specs = [SourceSpec(s, table=table, query=query) for s in sources]
+    builder = default_index_builder
+    if engine is SearchEngine.meilisearch:  # the release keeps its SQLite file; Meilisearch is swapped in with the switch
+        from search_api.indexer import meili_release_builder
+
+        builder = meili_release_builder(_meili_engine())
     try:
         with console.status("发布中…") as status:
-            record = run_publish(specs, Layout(var), as_of=_as_of(as_of), trigger=trigger,
+            record = run_publish(specs, Layout(var), as_of=_as_of(as_of), trigger=trigger, index_builder=builder,
                                  progress=lambda step: status.update(f"发布中：{STEP_NAMES_ZH.get(step, step)}"))
     except PublishError as exc:
         err_console.print(f"[bold red]发布失败（步骤：{STEP_NAMES_ZH.get(exc.step, exc.step)}），线上网站与索引保持不变。[/]\n"
@@ -110,15 +138,28 @@ def publish(
 
 
 @app.command()
-def rollback(var: VarDir = DEFAULT_VAR_DIR) -> None:
-    """回退到上一次发布的版本（网站与索引一起回退）。"""
+def rollback(var: VarDir = DEFAULT_VAR_DIR, engine: EngineName = SearchEngine.sqlite) -> None:
+    """回退到上一次发布的版本（网站与索引一起回退；Meilisearch 索引按该版本的快照重建后一起切换）。"""
     from portal.publish import Layout, PublishError
     from portal.publish import rollback as run_rollback
+    from search_api.engine import EngineError
 
+    layout = Layout(var)
+    staged = None
     try:
-        release = run_rollback(Layout(var))
-    except PublishError as exc:
-        err_console.print(f"[red]{exc.zh}[/]")
+        if engine is SearchEngine.meilisearch:
+            from portal.publish import previous_release_snapshot
+
+            with console.status("按上一版本的快照重建 Meilisearch 索引…"):
+                staged = _meili_engine().stage(previous_release_snapshot(layout))
+        release = run_rollback(layout)
+        if staged is not None:
+            staged.go_live()
+            staged.finish()
+    except (PublishError, EngineError) as exc:
+        if staged is not None:
+            staged.undo()
+        err_console.print(f"[red]{getattr(exc, 'zh', '回退失败（Meilisearch）')}[/]")
         raise typer.Exit(2) from None
     console.print(f"已回退到 {release.name}")
 
@@ -208,12 +249,23 @@ def revoke(entry_id: EntryId, on: OnDate = None, note: Note = "", var: VarDir = 
 
 @app.command()
 def index(snapshot: Annotated[Path, typer.Argument(help="快照目录")] = DEFAULT_SNAPSHOTS_DIR / "latest",
-          out: Annotated[Path, typer.Option("--out")] = Path("var/search/index.sqlite3")) -> None:
-    """从快照建立 SQLite 检索索引（原子替换）。"""
+          out: Annotated[Path, typer.Option("--out")] = Path("var/search/index.sqlite3"),
+          engine: EngineName = SearchEngine.sqlite) -> None:
+    """从快照建立检索索引：SQLite 索引文件（原子替换），或 Meilisearch 索引（建好后 swap-indexes 原子切换）。"""
+    from search_api.engine import EngineError
     from search_api.indexer import build_index
 
-    with console.status("建立索引…"):
-        stats = build_index(snapshot, out)
+    if engine is SearchEngine.meilisearch:
+        meili = _meili_engine()
+        try:
+            with console.status(f"建立 Meilisearch 索引（{meili.url}）…"):
+                stats = meili.index_snapshot(snapshot)
+        except EngineError as exc:
+            err_console.print(f"[bold red]建立 Meilisearch 索引失败，线上索引保持不变。[/]\n[dim]{exc}[/]")
+            raise typer.Exit(2) from None
+    else:
+        with console.status("建立索引…"):
+            stats = build_index(snapshot, out)
     console.print(stats)
 
 

@@ -32,7 +32,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -110,7 +110,9 @@ class PublishError(Exception):
 STEP_NAMES_ZH = {"ingest": "导入与校验", "site": "生成网站", "index": "建立检索索引", "switch": "切换上线"}
 
 SiteBuilder = Callable[[Path, Path, Path], None]  # (snapshot dir, output dir, entry slot dir)
-IndexBuilder = Callable[[Path, Path], None]  # (snapshot dir, index file)
+# (snapshot dir, index file) -> None, or a staged index of a search server (``go_live``/``undo``/``finish``,
+# e.g. search_api.meili_engine.StagedIndex) that goes live with the switch and is undone if the switch fails.
+IndexBuilder = Callable[[Path, Path], Any]
 
 
 SITE_SETTINGS_ENV = "PORTAL_SITE_SETTINGS"  # Pelican settings file; default pelicanconf.py, production publishconf.py
@@ -225,6 +227,7 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
     previous_release = layout.live_release()
     staging = layout.releases / f".tmp-{os.getpid()}-{time.time_ns()}"
     version_dir: Path | None = None
+    staged: Any = None
     step = "ingest"
     try:
         _say(progress, step)
@@ -243,13 +246,18 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
         generation = build_into_slot(site_builder, version_dir, staging / SITE_DIR, slot)
         step = "index"
         _say(progress, step)
-        index_builder(version_dir, staging / INDEX_FILE)
+        staged = index_builder(version_dir, staging / INDEX_FILE)
         step = "switch"
         _say(progress, step)
+        if staged is not None:
+            staged.go_live()
         release = _commit_release(layout, staging, version_dir, as_of, trigger,
                                   {"entry_slot": slot.name, "slot_generation": generation})
         snap.point_latest(layout.snapshots, version_dir.name)
     except BaseException as exc:
+        if staged is not None:
+            with suppress(Exception):  # best effort: the original failure is what the operator must see
+                staged.undo()
         shutil.rmtree(staging, ignore_errors=True)
         if version_dir is not None and snap.latest_version(layout.snapshots) != version_dir:
             shutil.rmtree(version_dir, ignore_errors=True)
@@ -259,6 +267,8 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         raise PublishError(step, zh, en) from exc
+    if staged is not None:
+        staged.finish()
     record.update(outcome="published", release=release.name, seconds=round(time.monotonic() - started, 2),
                   previous_release=previous_release.name if previous_release else None)
     audit.append(record)
@@ -374,6 +384,15 @@ def list_releases(layout: Layout) -> list[Path]:
 
 def release_info(release: Path) -> dict[str, Any]:
     return orjson.loads((release / RELEASE_FILE).read_bytes())
+
+
+def previous_release_snapshot(layout: Layout) -> Path:
+    """The snapshot of the release ``rollback`` would make live (for rebuilding a search server's index first)."""
+    live = layout.live_release()
+    releases = list_releases(layout)
+    if live is None or live not in releases or releases.index(live) == 0:
+        raise PublishError("rollback", "没有可回退的上一版本", "there is no earlier release to roll back to")
+    return layout.snapshots / release_info(releases[releases.index(live) - 1])["snapshot"]
 
 
 def rollback(layout: Layout, *, trigger: str = "manual", site_builder: SiteBuilder = default_site_builder) -> Path:

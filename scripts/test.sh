@@ -15,5 +15,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 bash scripts/setup-env.sh test,bench
 export PATH="$PWD/.venv/bin:$PATH"
+# Meilisearch is not built or installed here: when its binary is on PATH (or MEILI_BIN), tests/meili.py starts
+# a throw-away server and the Meilisearch half of the engine tests runs; otherwise it skips with the reason.
+if meili="$(command -v "${MEILI_BIN:-meilisearch}")"; then echo "Meilisearch: $("$meili" --version)"; else
+    echo "Meilisearch: not on PATH, its tests skip (install the official binary: README, Meilisearch)"; fi
 ruff check portal search_api tests bench scripts
 exec pytest "$@"

@@ -71,6 +71,8 @@ class Found:
 
 
 class Engine(Protocol):
+    name: str  # "sqlite" or "meilisearch", as /readyz reports it
+
     def index_snapshot(self, snapshot_dir: Path) -> dict[str, Any]:
         """Build a new index from a snapshot beside the live one and swap it in atomically."""
 

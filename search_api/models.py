@@ -213,3 +213,7 @@ class ChangesResponse(BaseModel):
 class Health(BaseModel):
     status: str
     data_as_of: str | None = None
+
+
+class Readiness(Health):
+    engine: str = Field(description="sqlite or meilisearch")

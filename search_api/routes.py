@@ -19,7 +19,7 @@ from portal.records import ListKind, SubjectType
 from portal.states import SUSPENDED, WITHDRAWN
 from search_api import keys, snapshot
 from search_api.digests import digest_number
-from search_api.engine import Engine, SearchQuery
+from search_api.engine import Engine, EngineError, IndexMissing, SearchQuery
 from search_api.engines import make_executor
 from search_api.errors import ApiError
 from search_api.models import (
@@ -35,6 +35,7 @@ from search_api.models import (
     ListsResponse,
     LookupRequest,
     LookupResponse,
+    Readiness,
     SearchResponse,
     StatsResponse,
     SubjectResponse,
@@ -356,13 +357,20 @@ async def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@health_router.get("/readyz", response_model=Health, summary="Readiness: the index can be queried",
-                   responses={503: {"model": ErrorResponse, "description": "Index not ready"}})
+@health_router.get("/readyz", response_model=Readiness, summary="Readiness: the index can be queried",
+                   responses={503: {"model": ErrorResponse, "description": "Index not ready (with engine and state)"}})
 async def readyz(app: StateDep) -> dict[str, Any]:
-    def readiness() -> str | None:
-        return data_as_of(app) if app.engine.ready() else None
+    engine = getattr(app.engine, "name", app.settings.engine)
 
-    as_of = await app.run(readiness)
+    def readiness() -> tuple[str, str | None]:
+        try:
+            return "ready", data_as_of(app)
+        except IndexMissing:
+            return "index_missing", None
+        except EngineError:  # e.g. the Meilisearch server is down or refuses the key
+            return "unavailable", None
+
+    state_, as_of = await app.run(readiness)
     if as_of is None:
-        raise ApiError(503, "not_ready", "检索索引尚未就绪")
-    return {"status": "ready", "data_as_of": as_of}
+        raise ApiError(503, "not_ready", "检索索引尚未就绪", extra={"engine": engine, "state": state_})
+    return {"status": "ready", "engine": engine, "data_as_of": as_of}

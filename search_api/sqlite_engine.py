@@ -358,6 +358,8 @@ class _Filters:
 class SqliteEngine:
     """Engine over one SQLite index file; safe to share between threads (one connection per thread)."""
 
+    name = "sqlite"
+
     def __init__(self, index_path: Path, *, timeout_ms: int = 2_000, mmap_bytes: int = 2**31) -> None:
         self.index_path = Path(index_path)
         self.timeout_ms = timeout_ms

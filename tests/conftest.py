@@ -1,4 +1,5 @@
-"""Shared test set-up: a fixed HMAC key, and the PostgreSQL server fixture from tests/pg.py."""
+"""Shared test set-up: a fixed HMAC key, the PostgreSQL server fixture from tests/pg.py and the Meilisearch
+server fixture from tests/meili.py."""
 
 import os
 
@@ -6,4 +7,4 @@ import os
 os.environ.setdefault("PORTAL_HMAC_KEY", "test-only-hmac-key-0123456789abcdef")
 os.environ.pop("PORTAL_ENV", None)
 
-pytest_plugins = ["pg"]
+pytest_plugins = ["pg", "meili"]

@@ -270,10 +270,12 @@ def test_lists_stats_changes(client: TestClient) -> None:
 
 def test_health_and_readiness(client: TestClient, tmp_path: Path) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "data_as_of": None}
-    assert client.get("/readyz").json() == {"status": "ready", "data_as_of": "2026-11-23"}
+    assert client.get("/readyz").json() == {"status": "ready", "engine": "sqlite", "data_as_of": "2026-11-23"}
     with TestClient(create_app(make_settings(tmp_path), today=lambda: TEST_TODAY)) as empty:
         assert empty.get("/healthz").status_code == 200
-        assert_envelope(empty.get("/readyz"), 503, "not_ready")
+        not_ready = empty.get("/readyz")
+        assert_envelope(not_ready, 503, "not_ready")
+        assert (not_ready.json()["engine"], not_ready.json()["state"]) == ("sqlite", "index_missing")
         assert_envelope(empty.get("/api/v1/search", params={"q": "王伟"}), 503, "index_unavailable")
 
 
