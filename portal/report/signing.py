@@ -11,12 +11,16 @@ Key rules (docs/operations.md, "Credit report signing key"):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -24,11 +28,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import get_pyca_cryptography_hash
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import SignatureCoverageLevel, async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from portal.durable import write_durably
@@ -42,6 +47,7 @@ from portal.report.settings import (
     TEST_CERT_ORGANISATION,
 )
 
+Result = TypeVar("Result")
 TEST_KEY_FILE = "test-signing-key.pem"
 TEST_CERT_FILE = "test-signing-cert.pem"
 
@@ -201,22 +207,36 @@ class SignatureCheck:
 def check_signature(pdf: bytes, trusted_certificate_pem: bytes) -> SignatureCheck:
     """Validate the one signature of a report against the office's certificate (pyHanko's validator).
 
-    A PDF so damaged that it cannot be parsed, or that carries no signature, is reported as not intact.
+    A file that no longer parses as a signed PDF (a damaged or tampered copy) is reported as not intact;
+    any other failure is raised.
     """
-    from pyhanko.sign.validation import SignatureCoverageLevel
-
     root = load_cert_from_pemder_bytes(trusted_certificate_pem)
+    broken = SignatureCheck(False, False, False, False, "")
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        signatures = reader.embedded_signatures
-        if len(signatures) != 1:
-            return SignatureCheck(False, False, False, False, "")
-        status = validate_pdf_signature(signatures[0], ValidationContext(trust_roots=[root]))
-    except Exception:  # noqa: BLE001 - any parse failure of a tampered file means: not intact
-        return SignatureCheck(False, False, False, False, "")
+        signatures = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+    except Exception:  # noqa: BLE001 - a changed byte can break the parser in any way (decimal errors too)
+        return broken
+    if len(signatures) != 1:
+        return broken
+    try:
+        status = _outside_event_loop(
+            lambda: asyncio.run(async_validate_pdf_signature(signatures[0], ValidationContext(trust_roots=[root]))))
+    except (PdfError, ValueError, ArithmeticError, KeyError, IndexError):
+        return broken
     return SignatureCheck(intact=status.intact, valid=status.valid, trusted=status.trusted,
                           whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
                           signer=status.signing_cert.subject.human_friendly)
+
+
+def _outside_event_loop(function: Callable[[], Result]) -> Result:
+    """pyHanko's validator runs its own event loop; from code already inside one (an async test, a
+    Playwright session) it runs on a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function).result()
 
 
 def load_cert_from_pemder_bytes(data: bytes) -> asn1_x509.Certificate:
