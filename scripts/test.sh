@@ -8,6 +8,10 @@ command -v chromium >/dev/null || need+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 command -v java >/dev/null || need+=(default-jre-headless)
 command -v wrk >/dev/null || need+=(wrk)
+# credit reports: the CJK font they embed; pdffonts/pdftoppm and zbarimg (QR) for the report tests
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v zbarimg >/dev/null || need+=(zbar-tools)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq

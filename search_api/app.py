@@ -18,6 +18,7 @@ from search_api.middleware import (
     forwarded_ip_getter,
     install_uvicorn_log_redaction,
 )
+from search_api.report_routes import ReportState, report_router
 from search_api.routes import AppState, health_router, router
 from search_api.settings import API_PREFIX, Settings
 from search_api.text import warm_folding
@@ -48,9 +49,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
     app.state.portal = AppState(settings, engine or make_engine(settings), today, clock)
     app.state.client_ip = forwarded_ip_getter(settings.trust_forwarded_for)
+    app.state.report = ReportState(settings, clock)  # production: refuses to start without a real signing key
     install_error_handlers(app)
     install_uvicorn_log_redaction()
     app.include_router(router, prefix=API_PREFIX)
+    app.include_router(report_router, prefix=API_PREFIX)
     app.include_router(health_router)
     app.add_middleware(EnvelopeCORSMiddleware, allow_origins=[settings.site_origin], allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type", "X-API-Key"], max_age=600)

@@ -83,7 +83,8 @@ class Engine(Protocol):
     def get(self, entry_id: str, today: date) -> Found:
         """An expired entry (publish_until before today) is reported as neither entry nor tombstone."""
 
-    def by_uscc(self, uscc: str, today: date, limit: int) -> list[dict[str, Any]]: ...
+    def by_uscc(self, uscc: str, today: date, limit: int) -> list[dict[str, Any]]:
+        """Entries of the subject with this USCC (or this registration number, for subjects without a USCC)."""
 
     def by_digest(self, digest: str, today: date, limit: int) -> list[dict[str, Any]]:
         """Entries whose id_digest or legal_rep_id_digest equals ``digest``."""

@@ -104,7 +104,8 @@ def _document(rank: int, entry: dict[str, Any]) -> dict[str, Any]:
         "name_prefixes": [key[:length] for length in range(1, min(len(key), MAX_PREFIX_CHARS) + 1)],
         "name_chars": char_tokens(entry["subject_name"]),
         "other_chars": " ".join(char_tokens(entry.get(name)) for name in OTHER_FIELDS if entry.get(name)),
-        "uscc": normalise_code(entry["uscc"]) if entry.get("uscc") else None,
+        # a subject without a USCC is found by its registration number (by_uscc, the credit report)
+        "uscc": normalise_code(code) if (code := entry.get("uscc") or entry.get("reg_no")) else None,
         "id_number": normalise_code(entry["id_number"]) if entry.get("id_number") else None,
         "id_digest": entry.get("id_digest"), "legal_rep_id_digest": entry.get("legal_rep_id_digest"),
         "list_kind": entry["list_kind"], "list_code": entry["list_code"], "subject_type": entry["subject_type"],

@@ -49,6 +49,22 @@ DEFAULT_CHANGES_PER_PAGE = 500
 MAX_ID_NUMBER_LENGTH = 32
 # Longest subject name accepted by /lookup and /check.
 MAX_NAME_LENGTH = 200
+# --- Credit report (公共信用信息报告, /subjects/{uscc}/report and /reports/verify) ---
+# Default of PORTAL_RATE_REPORT_PER_MINUTE, the report's own bucket per client IP: a report costs ~0.2 s of
+# CPU (render and sign), a search ~1 ms; a business needs a report or two, never a stream of them.
+REPORT_RATE_PER_MINUTE = 6
+# Default of PORTAL_RATE_VERIFY_PER_MINUTE, per client IP: a tender office checks a handful of reports, and
+# with 60-bit codes this makes guessing one hopeless.
+VERIFY_RATE_PER_MINUTE = 30
+# Most entries in one report. A subject with more is refused (503 report_too_large) rather than handed an
+# incomplete report; the largest organisations in real list data have a few dozen.
+MAX_REPORT_ENTRIES = 2_000
+# Longest report number and verification code accepted by /reports/verify (as typed: spaces and hyphens too).
+MAX_REPORT_NO_LENGTH = 40
+MAX_VERIFY_CODE_LENGTH = 40
+# Threads that render and sign reports: CPU-bound Python under the GIL, so one is enough on two cores and
+# keeps a burst of reports from taking the engine slots that searches use.
+REPORT_THREADS = 1
 
 
 class Settings(BaseSettings):
@@ -86,3 +102,22 @@ class Settings(BaseSettings):
     access_log: bool = Field(True, description="Write an access log line per request (logger search_api.access)")
     trust_forwarded_for: bool = Field(False, description="Take the client IP from X-Forwarded-For (only behind "
                                       "a proxy that sets it)")
+    # --- credit report (docs/operations.md, "Credit report signing key") ---
+    rate_report_per_minute: int = Field(REPORT_RATE_PER_MINUTE, description="Credit reports per minute per client IP")
+    rate_verify_per_minute: int = Field(VERIFY_RATE_PER_MINUTE, description="Report verifications per minute per "
+                                        "client IP")
+    report_office: str = Field("达州市社会信用体系建设领导小组办公室", description="Issuing office printed on reports")
+    report_verify_url: str | None = Field(None, description="The site's verification page (QR code target); "
+                                          "default: PORTAL_SITE_ORIGIN + /verify/")
+    report_registry_db: Path = Field(Path("var/reports.sqlite3"), description="Private SQLite store of issued "
+                                     "reports (never published; back it up)")
+    report_signing_pkcs12: Path | None = Field(None, description="The office's signing key and certificate chain "
+                                               "(PKCS#12)")
+    report_signing_key: Path | None = Field(None, description="PEM signing key (with PORTAL_REPORT_SIGNING_CERT)")
+    report_signing_cert: Path | None = Field(None, description="PEM signing certificate")
+    report_signing_chain: Path | None = Field(None, description="PEM file of intermediate certificates (PEM key only)")
+    report_signing_passphrase: SecretStr = Field(SecretStr(""), description="Passphrase of the PKCS#12 file or PEM key")
+    report_dev_key_dir: Path = Field(Path("var/report-signing-test"), description="Where the generated TEST ONLY "
+                                     "signing key lives outside production")
+    report_font: Path | None = Field(None, description="TrueType CJK font embedded in reports (default: Debian "
+                                     "fonts-wqy-microhei)")

@@ -57,7 +57,7 @@ from search_api.engine import (
 from search_api.settings import MAX_COUNT
 from search_api.text import bigram_phrase_tokens, bigram_tokens, normalise_code, search_key
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"  # 4: column uscc holds reg_no when there is no USCC
 # SQLite virtual-machine steps between two checks of the query deadline (a check costs one Python call).
 PROGRESS_INTERVAL = 1_000
 # Rows per executemany batch while building: big enough to amortise Python overhead, small enough to keep
@@ -82,7 +82,7 @@ CREATE TABLE entries(
     rowid INTEGER PRIMARY KEY,          -- newest decision first: rowid order is the tie-break ranking
     id TEXT NOT NULL,
     name_key TEXT NOT NULL,             -- folded subject name, letters and digits only
-    uscc TEXT,
+    uscc TEXT,                          -- the USCC, else the registration number
     id_number TEXT,                     -- masked, normalised (upper case, no spaces)
     id_digest TEXT,
     legal_rep_id_digest TEXT,
@@ -133,7 +133,8 @@ def _entry_row(rowid: int, entry: dict[str, Any]) -> tuple[Any, ...]:
     shown = {key: value for key, value in entry.items() if key not in DIGEST_FIELDS}
     return (
         rowid, entry["id"], search_key(entry["subject_name"]),
-        normalise_code(entry["uscc"]) if entry.get("uscc") else None,
+        # a subject without a USCC is found by its registration number (by_uscc, the credit report)
+        normalise_code(code) if (code := entry.get("uscc") or entry.get("reg_no")) else None,
         normalise_code(entry["id_number"]) if entry.get("id_number") else None,
         entry.get("id_digest"), entry.get("legal_rep_id_digest"),
         entry["list_kind"], entry["list_code"], entry["subject_type"], 1 if entry.get("is_person") else 0,

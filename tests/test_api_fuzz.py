@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from search_api import keys
 from search_api.app import create_app
 from search_api.indexer import build_index
+from search_api.report_routes import report_router
 from search_api.routes import health_router, router
 from search_api.settings import API_PREFIX, MAX_PER_PAGE, MAX_RESULT_WINDOW, Settings
 from search_api.testing import (
@@ -57,7 +58,9 @@ def fuzz_settings(work: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "index_path": work / "index.sqlite3", "api_keys_db": work / "keys.sqlite3", "hmac_key": TEST_HMAC_KEY,
         "access_log": False, "rate_search_per_minute": UNLIMITED_PER_MINUTE,
-        "rate_person_per_minute": UNLIMITED_PER_MINUTE, "rate_check_per_minute": UNLIMITED_PER_MINUTE}
+        "rate_person_per_minute": UNLIMITED_PER_MINUTE, "rate_check_per_minute": UNLIMITED_PER_MINUTE,
+        "rate_report_per_minute": UNLIMITED_PER_MINUTE, "rate_verify_per_minute": UNLIMITED_PER_MINUTE,
+        "report_registry_db": work / "reports.sqlite3", "report_dev_key_dir": work / "report-key"}
     return Settings(**{**values, **overrides})
 
 
@@ -89,12 +92,13 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case, api_key: str) -> No
 
 def test_every_route_is_in_the_schema() -> None:
     """A route left out of the OpenAPI document would escape the fuzzer."""
-    routes = {(method, prefix + route.path) for prefix, included in ((API_PREFIX, router), ("", health_router))
+    routes = {(method, prefix + route.path)
+              for prefix, included in ((API_PREFIX, router), (API_PREFIX, report_router), ("", health_router))
               for route in included.routes if isinstance(route, APIRoute) for method in route.methods}
     documented = {(operation.method.upper(), operation.path)
                   for operation in (result.ok() for result in schema.get_all_operations())}
     assert routes == documented
-    assert len(documented) == 10
+    assert len(documented) == 12
 
 
 def entry_id(name: str) -> str:
@@ -120,6 +124,9 @@ KNOWN_CASES: list[tuple[str, str, dict[str, Any], int]] = [
     ("POST", "/api/v1/check", {"body": {"subjects": [{"ref": "a", "uscc": USCC_A}, {"id_number": PERSON_ID},
                                                      {"name": "达州市王伟建材经营部"}]}}, 200),
     ("GET", "/api/v1/changes", {"query": {"limit": 3}}, 200),
+    ("GET", "/api/v1/subjects/{uscc}/report", {"path_parameters": {"uscc": "91511700MA60000015"}}, 200),
+    ("GET", "/api/v1/subjects/{uscc}/report", {"path_parameters": {"uscc": USCC_A}}, 422),  # wrong check character
+    ("POST", "/api/v1/reports/verify", {"body": {"report_no": "XYBG20261123AAAAAAAA", "code": "ABCDEFGHJKLM"}}, 404),
     # Regression: a forged cursor with a position beyond SQLite's INTEGER used to answer 500.
     ("GET", "/api/v1/changes", {"query": {"cursor": forged_cursor("9" * 30)}}, 400),
     ("GET", "/api/v1/changes", {"query": {"cursor": forged_cursor("١٢")}}, 400),
