@@ -67,7 +67,7 @@
     if (!summary) { return; }
     var k = kind();
     var d = summary[k].deadlines;
-    var text = "如今天提交：收到申请后2个工作日内（" + A.zhDate(d.accept_by) + "前）决定是否受理；";
+    var text = "如今天提交：收到申请后2个工作日内（最迟" + A.zhDate(d.accept_by) + "）决定是否受理；";
     if (k === "objection") {
       text += "受理后10个工作日内完成核查（最迟" + A.zhDate(d.decide_by) + "，情况复杂的不超过15个工作日）。核查期间该信息标注“异议处理中”。";
     } else {
