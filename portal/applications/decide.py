@@ -21,6 +21,7 @@ from typing import Any
 
 from portal.actions import ActionKind, record_action
 from portal.applications.rules import Kind
+from portal.applications.settings import MAX_REASON_LENGTH
 from portal.applications.store import ACCEPTED, CLOSED, RECEIVED, ApplicationStore, StoreError
 from portal.publish import Layout
 from portal.snapshot import iter_entries
@@ -34,6 +35,11 @@ def _require_public(layout: Layout, entry_id: str) -> None:
     if latest.exists() and not any(e["id"] == entry_id for e in iter_entries(latest)):
         raise StoreError(f"条目 {entry_id} 已不在当前公开数据中（已撤下或期满），无需再记录；"
                          "请用 reject 办结并向申请人说明")
+
+
+def _check_reason(reason: str) -> None:
+    if len(reason) > MAX_REASON_LENGTH:
+        raise StoreError(f"理由不能超过{MAX_REASON_LENGTH}个字")
 
 
 def _kind(store: ApplicationStore, receipt: str) -> tuple[Kind, str]:
@@ -71,6 +77,7 @@ def reject(store: ApplicationStore, receipt: str, *, actor: str, on: date, reaso
     """不予受理 (objection) or 不予修复 (repair); the reason is shown to the applicant."""
     receipt = receipt.strip().upper()
     kind, _ = _kind(store, receipt)
+    _check_reason(reason)
     if not reason.strip():
         raise StoreError("请用 --reason 写明不予受理或不予修复的理由（将显示给申请人）")
     outcome = "not_accepted" if kind is Kind.OBJECTION else "refused"
@@ -89,6 +96,7 @@ def resolve(store: ApplicationStore, layout: Layout, receipt: str, outcome: str,
         raise StoreError("信用修复申请用 accept（准予修复）或 reject（不予修复）办结")
     if outcome not in OBJECTION_OUTCOMES:
         raise StoreError("处理结果只能是 corrected（信息有误已更正）、withdrawn（申请人撤回）或 upheld（原信息无误，维持）")
+    _check_reason(reason)
     action = OBJECTION_OUTCOMES[outcome]
     with store.transaction() as conn:
         row = store.transition(conn, receipt, expect=(ACCEPTED,), actor=actor, action="resolved",
