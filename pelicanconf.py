@@ -93,6 +93,9 @@ PLUGINS = ["portal.site"]
 
 PORTAL_SNAPSHOT = os.environ.get("PORTAL_SNAPSHOT", str(ROOT / "var" / "snapshots" / "latest"))
 PORTAL_API_URL = os.environ.get("PORTAL_API_URL", "http://127.0.0.1:8001/api/v1")
+# The private applications service (portal/applications/): the /apply/ form posts there.
+PORTAL_APPLY_URL = os.environ.get("PORTAL_APPLY_URL", "http://127.0.0.1:8002/apply/v1")
+from portal.applications.settings import RETENTION_YEARS as PORTAL_APPLY_RETENTION_YEARS  # noqa: E402  (shown on /apply/)
 PORTAL_MEASURES = str(ROOT / "portal" / "data" / "measures.toml")
 PORTAL_FORMS = str(ROOT / PATH / "forms" / "forms.toml")
 PORTAL_PAGE_STORE = os.environ.get("PORTAL_PAGE_STORE", str(ROOT / "var" / "site-store"))

@@ -177,6 +177,9 @@ def history(
 
     audit = AuditLog(Layout(var).audit)
     if entry:
+        from portal.applications.cli import print_entry_applications
+
+        print_entry_applications(var, entry)
         day = _as_of(on)
         spans = audit.public_on(entry, day)
         if spans:
@@ -282,6 +285,10 @@ def serve(var: VarDir = DEFAULT_VAR_DIR, host: str = "127.0.0.1",
                   f"接口文档 http://{host}:{api_port}/docs")
     run_serve(var, host=host, site_port=site_port, api_port=api_port)
 
+
+from portal.applications.cli import applications_app  # noqa: E402  (sub-app; its commands import lazily)
+
+app.add_typer(applications_app, name="applications")
 
 apikey_app = typer.Typer(help="信用核查接口密钥 (API keys for POST /api/v1/check)", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")

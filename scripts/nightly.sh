@@ -30,6 +30,9 @@
 #   PORTAL_DB_TABLE  with its table (schema.table) or, instead,
 #   PORTAL_DB_QUERY  its query. The URL holds a password: keep it in the env file, never on a command line.
 #
+# After the publish, applications past their retention are purged (`portal applications purge`,
+# docs/applications.md "Retention"); a failed purge is reported but does not fail the night's publish.
+#
 # Exit status: 0 published (or listed); the publish's own status when it fails (2: a step failed, the
 # live portal is unchanged); 64 bad usage; 66 inbox missing or holding no data file; 75 another nightly
 # run is still going. Anything but 0 makes systemd mark the unit failed (cron: see deploy/portal.cron).
@@ -134,6 +137,8 @@ printf '  %s\n' "${shown[@]}"
 status=0
 "$portal_bin" publish --var "$var_dir" --trigger "${PORTAL_TRIGGER:-schedule}" "${db_options[@]}" -- "${sources[@]}" \
     || status=$?
+"$portal_bin" applications purge --var "$var_dir" --by nightly \
+    || say "warning: purging expired applications failed (exit $?); run: $portal_bin applications purge --var $var_dir" >&2
 if [[ $status -ne 0 ]]; then
     fail "$status" "publish failed (exit $status); the live portal is unchanged. Details: $portal_bin history --var $var_dir"
 fi

@@ -326,3 +326,81 @@ def test_api_responses_and_logs_never_echo_a_raw_identifier(published: Published
         scanner.scan("api", label, data)
     scanner.scan("log", "records written while serving", "\n".join(recorder.lines).encode())
     assert scanner.findings == [], scanner.report()
+
+
+# --- after online applications exist (portal/applications) --------------------------------------------
+
+
+def test_published_tree_holds_nothing_of_the_applications(published: Published, tmp_path: Path) -> None:
+    """Applicants type raw ID numbers and phones and upload documents full of them; the operator accepts
+    objections and a repair; the portal publishes again. Nothing of it may reach the published tree, and the
+    private store keeps no raw ID number either (digest and masked form only; attachments aside)."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from portal.applications import decide
+    from portal.applications.app import create_app
+    from portal.applications.settings import Settings as ApplySettings
+    from portal.publish import Layout
+
+    var = tmp_path / "var"
+    shutil.copytree(published.var, var, symlinks=True)
+    numbers = valid_rics(published.raw_values)
+    phones = sorted(v for v in published.raw_values if v.isdigit() and len(v) == 11)
+    entries = [e for e in published.entries() if e["status"] == "已公布"]
+    orgs = [e for e in entries if not e["is_person"] and e.get("uscc")]
+    persons = [e for e in entries if e["is_person"]]
+    assert len(numbers) >= 20 and len(phones) >= 20 and len(orgs) >= 10 and len(persons) >= 10
+    settings = ApplySettings(var_dir=var, pow_bits=0, access_log=False, trust_forwarded_for=True)
+    app = create_app(settings)
+    receipts = []
+    with TestClient(app) as client:
+        for i in range(20):
+            person = i % 2 == 1
+            entry = persons[i] if person else orgs[i]
+            token = client.get("/apply/v1/challenge").json()["token"]
+            evidence = f"%PDF-1.4\n身份证号 {numbers[i]} 电话 {phones[i]}\n%%EOF\n".encode()
+            response = client.post("/apply/v1/applications", headers={"X-Forwarded-For": f"10.0.0.{i}"}, data={
+                "kind": "objection", "entry_id": entry["id"], "applicant_type": "person" if person else "unit",
+                "applicant_name": entry["subject_name"], "applicant_code": numbers[i] if person else entry["uscc"],
+                "contact_name": "申请联系人", "contact_phone": phones[i], "grounds": f"信息有误，本人证件号 {numbers[i]}。",
+                "consent": "yes", "challenge_token": token, "challenge_nonce": "0",
+            }, files=[("attachments", ("证明.pdf", evidence, "application/pdf"))])
+            assert response.status_code == 201, response.text
+            receipts.append(response.json()["receipt"])
+    store = app.state.applications.store
+    layout = Layout(var)
+    today = date.fromisoformat(AS_OF)
+    for receipt in receipts[:6]:
+        decide.accept(store, layout, receipt, actor="泄露测试", on=today)
+    decide.resolve(store, layout, receipts[0], "corrected", actor="泄露测试", on=today)
+    store.close()
+    result = run_cli("publish", *map(str, published.inputs), "--var", str(var), "--as-of", AS_OF, cwd=tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr).decode()
+
+    scanner = LeakScanner(published.raw_values)
+    private = var / "applications"
+    public_files = [p for p in files_below(var) if private not in p.parents]
+    for path in public_files:
+        scanner.scan("file", str(path.relative_to(var)), path.read_bytes())
+    for path in sqlite_files(var):
+        if private not in path.parents:
+            for location, data in sqlite_cells(path):
+                scanner.scan("sqlite", f"{path.relative_to(var)}:{location}", data)
+    scanner.scan("cli", "second publish", result.stdout + result.stderr)
+    assert scanner.scanned["file"] > 1_000
+    assert scanner.findings == [], scanner.report()
+
+    # The store itself: raw ID numbers only inside the attachment files the applicants uploaded (the ID field
+    # is kept as digest and masked form, free text is scrubbed by portal.masking like everything else).
+    id_scanner = LeakScanner(set(numbers[:20]))
+    for path in files_below(private):
+        if path.parent.name != "attachments":
+            id_scanner.scan("store", path.name, path.read_bytes())
+    for location, data in sqlite_cells(private / "applications.db"):
+        id_scanner.scan("store", location, data)
+    assert id_scanner.scanned["store"] > 100
+    assert id_scanner.findings == [], id_scanner.report()
+    attachments = list((private / "attachments").iterdir())
+    assert len(attachments) == 20 and any(numbers[0].encode() in p.read_bytes() for p in attachments)

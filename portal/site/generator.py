@@ -145,6 +145,9 @@ class PortalGenerator(Generator):
             self._page(writer, "site-search/index.html", "site_search", "site-search/")
             self._page(writer, "measures/index.html", "measures", "measures/")
             self._page(writer, "forms/index.html", "forms", "forms/")
+            # Online application pages (portal/applications): noindex, so written past _page and the sitemap.
+            for slug, template in (("apply", "apply"), ("apply-status", "apply_status")):
+                writer.write_file(f"{slug}/index.html", self.get_template(template), self.context, page_url=f"{slug}/")
             self._write_statistics(writer)
             self._page(writer, "data/index.html", "data", "data/", files=downloads, intro_page=self.data_page)
             self._page(writer, "404.html", "404", None)

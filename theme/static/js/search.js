@@ -97,6 +97,7 @@
     row("认定日期", hit.decision_date ? timeEl(hit.decision_date) : "");
     row("所属区域", hit.region);
     li.appendChild(dl);
+    if (hit.is_person && window.PortalApplyLinks) { li.appendChild(window.PortalApplyLinks(hit)); }
     return li;
   }
 
