@@ -33,9 +33,10 @@ DATE_FORMATS = {"zh-CN": "%Y年%-m月%-d日"}
 
 # Nothing withdrawn may linger from an earlier build. entries/ and lists/ are kept out of Pelican's
 # clean-up: the plugin's page store (index in PORTAL_PAGE_STORE) rewrites only changed pages there and
-# deletes every file there that the build did not produce (see docs/site.md, "Rebuild cache").
+# deletes every file there that the build did not produce (see docs/site.md, "Rebuild cache"). subjects/
+# holds the subject pages (一户一档), managed the same way.
 DELETE_OUTPUT_DIRECTORY = True
-OUTPUT_RETENTION = ["entries", "lists"]
+OUTPUT_RETENTION = ["entries", "lists", "subjects"]
 
 # --- permalinks: ASCII, explicit slug, never the category or the title -------------------------------
 ARTICLE_PATHS = ["notices", "cases", "policies"]
@@ -106,5 +107,14 @@ PORTAL_RENDER_WORKER = os.environ.get("PORTAL_RENDER_WORKER", "1") != "0"
 PORTAL_LIST_PAGE_SIZE = 50
 PORTAL_OFFICE = "达州市社会信用体系建设领导小组办公室"
 PORTAL_OFFICE_ADDRESS = "四川省达州市通川区"
+# The office's contact in every page footer: the search page sends people there when the API is down.
+PORTAL_OFFICE_PHONE = os.environ.get("PORTAL_OFFICE_PHONE", "12345")
+PORTAL_OFFICE_EMAIL = os.environ.get("PORTAL_OFFICE_EMAIL", "xinyongban@dazhou.example.gov.cn")
+PORTAL_OFFICE_HOURS = os.environ.get("PORTAL_OFFICE_HOURS", "工作日9:00—17:00，政务服务便民热线转信用服务")
+# Absolute address of the public site, for sitemap.xml, robots.txt, the Atom feeds and the download files
+# (machines read them elsewhere, so relative links are useless there). Pages themselves use SITEURL.
+PORTAL_PUBLIC_URL = os.environ.get("PORTAL_SITEURL", "http://127.0.0.1:8000")
+# Entries in the list-changes Atom feed (the newest ones); the complete history is the API's /changes.
+PORTAL_CHANGES_FEED_LIMIT = 200
 PORTAL_GUIDE_OBJECTION = "yiyi-chuli/"
 PORTAL_GUIDE_REPAIR = "xinyong-xiufu/"

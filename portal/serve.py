@@ -23,7 +23,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-LINKED_DIRS = ("entries", "lists")  # the release's symlinks into its entry slot (portal.site.store.MANAGED_DIRS)
+LINKED_DIRS = ("entries", "lists", "subjects")  # the release's symlinks into its entry slot (portal.site.store.MANAGED_DIRS)
 
 SITE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
+from search_api.docs_assets import install_docs
 from search_api.engine import Engine
 from search_api.engines import make_engine
 from search_api.errors import install_error_handlers
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or Settings()
     warm_folding()  # the folding tables take ~0.4 s to build: at start-up, not in the first visitor's request
     app = FastAPI(title="信用门户检索接口 / Credit portal search API", version="1.0.0", description=DESCRIPTION,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None)
+    install_docs(app, f"{API_PREFIX}/openapi.json")  # Swagger UI from packaged assets, not a CDN
     app.state.portal = AppState(settings, engine or make_engine(settings), today, clock)
     app.state.client_ip = forwarded_ip_getter(settings.trust_forwarded_for)
     app.state.report = ReportState(settings, clock)  # production: refuses to start without a real signing key

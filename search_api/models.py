@@ -143,6 +143,10 @@ class CheckHit(BaseModel):
 class CheckResult(BaseModel):
     index: int = Field(description="Position of the subject in the request (0-based)")
     ref: str | None
+    valid: bool = Field(description="False when an identifier is malformed (e.g. a wrong USCC check character): the "
+                                    "subject was not checked, which is not the same as having no record")
+    problems: list[str] = Field(default_factory=list, description="Why the subject is invalid (Chinese; never "
+                                                                  "the value itself)")
     black: bool = Field(description="True when any hit is on a black list")
     watch: bool
     red: bool
@@ -152,6 +156,7 @@ class CheckResult(BaseModel):
 class CheckResponse(BaseModel):
     checked: int
     with_hits: int
+    invalid: int = Field(description="Subjects not checked because an identifier is malformed")
     results: list[CheckResult]
     data_as_of: str
     checked_at: str

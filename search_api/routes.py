@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
+from portal.identifiers import RIC15_RE, RIC18_RE, IdentifierError, normalise_ric, normalise_uscc
 from portal.records import ListKind, SubjectType
 from portal.states import SUSPENDED, WITHDRAWN
 from search_api import keys, snapshot
@@ -199,6 +200,9 @@ async def subject(request: Request, app: StateDep,
                   uscc: Annotated[str, Path(max_length=32, examples=["91511700MA62XXXXXX"])]) -> dict[str, Any]:
     limit(app.search_limiter, client_ip(request))
     code = normalise_code(uscc)
+    if (problem := uscc_problem(code)) is not None:
+        # a typo must never read as "no record": a wrong check character is an error, not a clean subject
+        raise ApiError(422, "invalid_uscc", problem)
     entries, as_of = await with_data_as_of(app, app.engine.by_uscc, code, app.today(), MAX_SUBJECT_ENTRIES)
     if not entries:
         raise ApiError(404, "subject_not_found", "未找到该统一社会信用代码的公示信息")
@@ -243,8 +247,33 @@ def api_client(request: Request, api_key: Annotated[str | None, Security(api_key
 async def check(app: StateDep, body: CheckRequest, client: Annotated[str, Depends(api_client)]) -> dict[str, Any]:
     limit(app.check_limiter, client)
     results, as_of = await with_data_as_of(app, check_subjects, app, body)
-    return {"checked": len(results), "with_hits": sum(1 for r in results if r["hits"]), "results": results,
+    return {"checked": len(results), "with_hits": sum(1 for r in results if r["hits"]),
+            "invalid": sum(1 for r in results if not r["valid"]), "results": results,
             "data_as_of": as_of, "checked_at": datetime.now(SHANGHAI).isoformat(timespec="seconds")}
+
+
+def uscc_problem(code: str) -> str | None:
+    """Why ``code`` (normalised) is not a valid USCC (GB 32100-2015), in Chinese; None when it is valid."""
+    try:
+        normalise_uscc(code)
+    except IdentifierError as exc:
+        return exc.zh
+    return None
+
+
+def id_number_problem(number: str) -> str | None:
+    """Why a number shaped as a 居民身份证 number (18 characters, or 15 digits) is not valid; None otherwise.
+
+    Other documents (passports, passes) have no check character and are compared as given.
+    """
+    compact = normalise_code(number)
+    if not (RIC18_RE.match(compact) or RIC15_RE.match(compact)):
+        return None
+    try:
+        normalise_ric(compact)
+    except IdentifierError as exc:
+        return exc.zh
+    return None
 
 
 def check_subjects(app: AppState, body: CheckRequest) -> list[dict[str, Any]]:
@@ -253,6 +282,15 @@ def check_subjects(app: AppState, body: CheckRequest) -> list[dict[str, Any]]:
     key = app.settings.hmac_key.get_secret_value()
     results = []
     for index, subject in enumerate(body.subjects):
+        # an identifier with a wrong check character is reported as invalid, never checked as "no record"
+        problems = [f"统一社会信用代码：{p}" for p in [uscc_problem(normalise_code(subject.uscc))] if p] \
+            if subject.uscc else []
+        if subject.id_number and (p := id_number_problem(subject.id_number)):
+            problems.append(f"证件号码：{p}")
+        if problems:
+            results.append({"index": index, "ref": subject.ref, "valid": False, "problems": problems,
+                            "black": False, "watch": False, "red": False, "hits": []})
+            continue
         hits: dict[str, dict[str, Any]] = {}
         if subject.uscc:
             for item in app.engine.by_uscc(subject.uscc, today, MAX_HITS_PER_SUBJECT):
@@ -267,8 +305,8 @@ def check_subjects(app: AppState, body: CheckRequest) -> list[dict[str, Any]]:
                 hits.setdefault(item["id"], {**item, "matched_by": "name"})
         shown = [{name: item.get(name) for name in CheckHit.model_fields} for item in hits.values()]
         kinds = {item["list_kind"] for item in shown}
-        results.append({"index": index, "ref": subject.ref, "black": "black" in kinds, "watch": "watch" in kinds,
-                        "red": "red" in kinds, "hits": shown})
+        results.append({"index": index, "ref": subject.ref, "valid": True, "problems": [],
+                        "black": "black" in kinds, "watch": "watch" in kinds, "red": "red" in kinds, "hits": shown})
     return results
 
 
@@ -289,6 +327,8 @@ async def lists(request: Request, app: StateDep) -> dict[str, Any]:
 def measures_for(measures: dict[str, Any], code: str, kind: str | None) -> list[dict[str, Any]]:
     """Measures that apply to a list: items naming its code (list_code / lists / list_codes) or its kind."""
     items = measures.get("measure") or measures.get("measures") or []
+    if isinstance(items, dict):  # measures.toml: [[measures.<CODE>]] tables, keyed by list code
+        return [item for item in items.get(code, []) if isinstance(item, dict)]
     if isinstance(measures.get(code), list):
         items = [*items, *measures[code]]
     chosen = []

@@ -53,10 +53,10 @@ def make_entry(subject_name: str, *, list_code: str = "YZWFSX", decision_date: s
     return entry
 
 
-PERSON_ID = "51170219850312123X"
-REP_ID = "511702197801011234"
-USCC_A = "91511700MA62ABCD1X"
-USCC_B = "91511702MA6200002Y"
+PERSON_ID = "511702198503121233"  # IDs here have valid GB 11643 check digits: /check refuses others
+REP_ID = "511702197801011230"
+USCC_A = "91511700MA62ABCD1Q"  # valid GB 32100-2015 check characters: /subjects refuses others
+USCC_B = "91511702MA6200002A"
 
 
 def sample_entries() -> list[dict[str, Any]]:
@@ -64,7 +64,7 @@ def sample_entries() -> list[dict[str, Any]]:
         make_entry("王伟", list_code="SXBZXR", is_person=True, raw_id=PERSON_ID, decision_date="2026-03-01",
                    subject_type="自然人", facts="拒不履行生效判决", authority="达州市中级人民法院",
                    decision_no="（2026）川17执123号"),
-        make_entry("王伟东", list_code="SXBZXR", is_person=True, raw_id="511702199001011111",
+        make_entry("王伟东", list_code="SXBZXR", is_person=True, raw_id="511702199001011119",
                    decision_date="2026-05-01", subject_type="自然人", authority="达州市中级人民法院"),
         make_entry("达州市王伟建材经营部", list_code="ZDGZ", decision_date="2026-06-01", subject_type="个体工商户",
                    uscc="92511702MA6XYZ001A", region="达川区"),
@@ -74,12 +74,12 @@ def sample_entries() -> list[dict[str, Any]]:
                    authority="国家税务总局达州市税务局"),
         make_entry("臺灣某某貿易有限公司", list_code="XZCF", uscc=USCC_B, decision_date="2026-04-01",
                    facts="未按规定公示年度报告", details={"penalty_category": "罚款", "fine_amount": "1.5"}),
-        make_entry("ＡＢＣ科技（达州）有限公司", decision_date="2026-07-01", uscc="91511700MA62ABC00Q",
+        make_entry("ＡＢＣ科技（达州）有限公司", decision_date="2026-07-01", uscc="91511700MA62ABC008",
                    facts="abc test \"quoted\" NEAR(x) -y * ^z AND (w)"),
-        make_entry("过期公司", decision_date="2023-01-01", publish_until="2026-11-22", uscc="91511700MA62EXP01K"),
+        make_entry("过期公司", decision_date="2023-01-01", publish_until="2026-11-22", uscc="91511700MA62EXP01T"),
         make_entry("今日到期公司", decision_date="2023-01-02", publish_until="2026-11-23"),
         make_entry("诚信个人张三", list_code="CXGR", is_person=True, decision_date="2026-08-01",
-                   subject_type="自然人", raw_id="511702199202022222"),
+                   subject_type="自然人", raw_id="511702199202022228"),
         make_entry("<script>alert(1)</script>王伟商行", decision_date="2025-06-01"),
     ]
 

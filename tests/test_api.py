@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from search_api import keys
 from search_api.app import create_app
 from search_api.indexer import build_index
+from search_api.models import CheckResponse
 from search_api.settings import MAX_PER_PAGE, MAX_PERSON_RESULT_WINDOW, MAX_RESULT_WINDOW, Settings
 from search_api.testing import (
     PERSON_ID,
@@ -21,6 +22,7 @@ from search_api.testing import (
     TEST_HMAC_KEY,
     TEST_TODAY,
     USCC_A,
+    USCC_B,
     WITHDRAWN_ID,
     sample_entries,
     write_test_snapshot,
@@ -167,7 +169,7 @@ def test_subject_groups_red_and_black(client: TestClient) -> None:
     assert [e["list_code"] for e in body["groups"]["black"]] == ["YZWFSX"]
     assert [e["list_code"] for e in body["groups"]["red"]] == ["AJNSR"]
     assert body["groups"]["watch"] == [] and body["groups"]["decision"] == []
-    assert_envelope(client.get("/api/v1/subjects/91511700MA62EXP01K"), 404, "subject_not_found")  # expired only
+    assert_envelope(client.get("/api/v1/subjects/91511700MA62EXP01T"), 404, "subject_not_found")  # expired only
 
 
 # --- lookup and check --------------------------------------------------------------------------------
@@ -225,6 +227,39 @@ def test_check_needs_a_valid_key(client: TestClient, built: Path) -> None:
     assert listed[-1]["name"] == "市政务服务中心" and "sha256" not in listed[-1]
     assert keys.revoke_key(listed[-1]["prefix"], db_path=built / "keys.sqlite3")
     assert_envelope(client.post("/api/v1/check", json=payload, headers={"X-API-Key": key}), 403, "api_key_revoked")
+
+
+def wrong_check_character(uscc: str) -> str:
+    """The same code with a different last character (so its GB 32100-2015 check character is wrong)."""
+    return uscc[:17] + ("0" if uscc[17] != "0" else "1")
+
+
+def test_a_wrong_uscc_check_character_is_invalid_never_not_found(client: TestClient, built: Path) -> None:
+    typo = wrong_check_character(USCC_A)
+    assert_envelope(client.get(f"/api/v1/subjects/{typo}"), 422, "invalid_uscc")
+    assert_envelope(client.get("/api/v1/subjects/9151170"), 422, "invalid_uscc")  # too short to be a USCC
+    key = keys.issue_key("窗口", db_path=built / "keys.sqlite3")
+    bad_id = PERSON_ID[:17] + ("0" if PERSON_ID[17] != "0" else "1")
+    payload = {"subjects": [{"ref": "typo", "uscc": typo}, {"ref": "ok", "uscc": USCC_A},
+                            {"ref": "bad-id", "id_number": bad_id}, {"ref": "clean", "uscc": USCC_B[:17] + "0"}]}
+    body = client.post("/api/v1/check", json=payload, headers={"X-API-Key": key}).json()
+    by_ref = {result["ref"]: result for result in body["results"]}
+    assert not by_ref["typo"]["valid"] and by_ref["typo"]["problems"] == ["统一社会信用代码：统一社会信用代码校验码错误"]
+    assert typo not in str(by_ref["typo"])  # the reason, never the value
+    assert by_ref["ok"]["valid"] and by_ref["ok"]["black"]
+    assert not by_ref["bad-id"]["valid"] and by_ref["bad-id"]["problems"][0].startswith("证件号码：")
+    assert by_ref["clean"]["problems"] and (body["invalid"], body["with_hits"]) == (3, 1)
+    CheckResponse.model_validate(body)
+
+
+def test_lists_carry_their_measures(client: TestClient) -> None:
+    from search_api.snapshot import measures
+
+    body = client.get("/api/v1/lists").json()
+    expected = {code: len(items) for code, items in measures()["measures"].items()}
+    shown = {item["code"]: len(item["measures"]) for item in body["lists"]}
+    assert {code: n for code, n in shown.items() if code in expected} == {c: expected[c] for c in shown if c in expected}
+    assert min(shown.values()) >= 4  # measures.toml covers every list with 4–8 measures
 
 
 def test_check_limits_batch_size(client: TestClient, built: Path) -> None:
@@ -378,3 +413,15 @@ def test_uvicorn_access_log_is_redacted(client: TestClient) -> None:
                                ("1.2.3.4:5", "GET", f"/api/v1/search?q={PERSON_ID}&page=2", "1.1", 200), None)
     assert all(f.filter(record) for f in logger.filters)
     assert PERSON_ID not in record.getMessage() and "page=2" in record.getMessage()
+
+
+def test_docs_page_uses_packaged_swagger_assets_not_a_cdn(client: TestClient) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and "cdn.jsdelivr.net" not in page.text
+    assert "/api/v1/docs-assets/swagger-ui-bundle.js" in page.text and "/api/v1/openapi.json" in page.text
+    assert "'self'" in page.headers["content-security-policy"] and "jsdelivr" not in page.headers["content-security-policy"]
+    script = client.get("/api/v1/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert client.get("/api/v1/docs-assets/swagger-ui.css").status_code == 200
+    moved = client.get("/docs", follow_redirects=False)
+    assert moved.status_code == 308 and moved.headers["location"] == "/api/v1/docs"

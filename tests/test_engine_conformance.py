@@ -169,7 +169,7 @@ def test_exact_lookups(engine: Engine) -> None:
     assert [e["subject_name"] for e in engine.by_exact_name("王伟", TEST_TODAY, 10)] == ["王伟"]
     masked = PERSON_ID[:4] + "*" * 10 + PERSON_ID[-4:]
     assert [e["subject_name"] for e in engine.by_masked_id(masked, TEST_TODAY, 10)] == ["王伟"]
-    assert engine.by_uscc("91511700MA62EXP01K", TEST_TODAY, 10) == []  # expired
+    assert engine.by_uscc("91511700MA62EXP01T", TEST_TODAY, 10) == []  # expired
 
 
 def test_stats(engine: Engine) -> None:

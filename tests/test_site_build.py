@@ -232,7 +232,10 @@ def test_rebuild_renders_only_changed_pages_and_drops_withdrawn(tmp_path: Path) 
     # the changed entry page, and the list pages that show the changed or the removed entry (the pages
     # after the removed one on its list shift); nothing else is rendered
     assert 2 <= stats.rendered <= 7, stats  # + lists/index.html, whose count changed
-    assert stats.deleted == 1
+    # the removed entry's page, and its subject's page (一户一档): that organisation had no other entry
+    assert not removed["is_person"] and sum(e["uscc"] == removed["uscc"] for e in entries) == 0
+    assert stats.deleted == 2
+    assert not (third.output / "subjects" / removed["uscc"]).exists()
     assert "更正后的认定事实" in third.read(f"/entries/{changed['id']}/")
     assert not (third.output / "entries" / removed["id"]).exists()
     assert removed["subject_name"] not in (third.output / "lists" / removed["list_code"].lower() / "index.html").read_text()

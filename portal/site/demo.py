@@ -84,7 +84,16 @@ def demo_entries() -> list[dict[str, Any]]:
             authority = AUTHORITIES[kind][n % len(AUTHORITIES[kind])]
             years = 1 if kind in ("red", "watch", "decision") else 3
             publish_from = (date.fromisoformat(notice_until) + timedelta(days=1)) if notice_until else decided
-            details = {"处罚类别": "罚款", "罚款金额（万元）": f"{(n % 9) + 1}.5"} if code == "XZCF" else {}
+            details: dict[str, str] = {}
+            if code == "XZCF":  # canonical keys of the header mapping, as ingest stores them
+                details = {"penalty_category": "罚款", "fine_amount": f"{(n % 9) + 1}.5",
+                           "authority_uscc": _uscc(900 + n)}
+            elif code == "XZXK":
+                details = {"licence_doc_name": "准予行政许可决定书", "licence_category": "普通",
+                           "licence_cert_name": "道路运输经营许可证", "licence_no": f"川交运管许可达字{n:06d}号",
+                           "licence_content": "道路普通货物运输", "valid_from": decided.isoformat(),
+                           "valid_until": decided.replace(year=decided.year + 4).isoformat(),
+                           "authority_uscc": _uscc(900 + n)}
             facts = f"经查，该主体于{decided.year}年存在{'守信' if kind == 'red' else '违法失信'}行为，事实清楚，证据确凿。"
             if n == 7:  # a value a spreadsheet would run as a formula, to prove downloads defuse it
                 facts = '=HYPERLINK("http://example.invalid","详情")'
@@ -117,7 +126,26 @@ def demo_entries() -> list[dict[str, Any]]:
                 "id_digest": None, "legal_rep_id_digest": None, "uscc_digest": None,
                 "source": {"file": "demo.csv", "row": n + 1, "batch": "demo0001", "imported_at": "2026-11-20T02:00:00+08:00"},
             })
+    _share_subjects(entries)
     return entries
+
+
+# One company on several lists (一户一档): the second 严重违法失信企业 is also under key attention and has a
+# 行政处罚 decision. Ids stay as generated (an entry's id does not depend on which subject it turned out to be).
+SHARED_SUBJECT = (("YZWFSX", 1), (("ZDGZ", 0), ("XZCF", 0)))
+
+
+def _share_subjects(entries: list[dict[str, Any]]) -> None:
+    (owner_code, owner_index), others = SHARED_SUBJECT
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if not entry["is_person"]:
+            by_code.setdefault(entry["list_code"], []).append(entry)
+    owner = by_code[owner_code][owner_index]
+    for code, index in others:
+        other = by_code[code][index]
+        for key in ("subject_name", "subject_type", "uscc", "legal_rep", "region", "address"):
+            other[key] = owner[key]
 
 
 def demo_tombstones() -> list[dict[str, Any]]:

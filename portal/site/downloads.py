@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from portal.site.snapshot_view import HIDDEN_FIELDS, public_record
+from portal.site.terms import details_text, terms_for
 
 # Column order and Chinese headers of the CSV (the JSON keeps the English keys of PublicEntry).
 CSV_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -31,6 +32,12 @@ CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("details", "其他信息"), ("url", "网页地址"),
 )
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_header(list_code: str) -> list[str]:
+    """The CSV's column titles in the list's own terms (双公示: 处罚机关, 处罚决定书文号 …)."""
+    terms = terms_for(list_code)
+    return [terms.get(key, title) for key, title in CSV_COLUMNS]
 
 
 def defuse_cell(value: str) -> str:
@@ -57,6 +64,7 @@ def _cell(record: dict[str, Any], key: str, site_url: str) -> str:
 
 
 _KEYS = tuple(key for key, _ in CSV_COLUMNS)
+_DETAILS_AT = _KEYS.index("details")
 _TRIGGERS = frozenset(FORMULA_TRIGGERS)
 
 
@@ -74,13 +82,16 @@ def csv_row(record: dict[str, Any], site_url: str) -> list[str]:
     """One CSV row: ``defuse_cell(_cell(record, key, site_url))`` for every column, in one comprehension
     (it runs once per organisation on every build)."""
     get = record.get
-    return [_text(f"{site_url}/entries/{record['id']}/" if key == "url" else get(key)) for key in _KEYS]
+    row = [_text(f"{site_url}/entries/{record['id']}/" if key == "url" else get(key)) for key in _KEYS]
+    if record.get("details"):  # Chinese labels with units, never the canonical keys
+        row[_DETAILS_AT] = _text(details_text(record["details"], record.get("list_code", "")))
+    return row
 
 
 def to_csv(records: list[dict[str, Any]], site_url: str = "") -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([header for _, header in CSV_COLUMNS])
+    writer.writerow(csv_header(records[0]["list_code"] if records else ""))
     for record in records:
         writer.writerow(csv_row(record, site_url))
     return buffer.getvalue().encode("utf-8-sig")
@@ -144,7 +155,7 @@ class ListDownload:
         # both files stay open across add() calls and are closed by close()
         self._files = {"csv": open(csv_path, "wb"), "json": open(json_path, "wb")}  # noqa: SIM115
         header = io.StringIO()
-        csv.writer(header, lineterminator="\r\n").writerow([title for _, title in CSV_COLUMNS])
+        csv.writer(header, lineterminator="\r\n").writerow(csv_header(list_code))
         self._write("csv", header.getvalue().encode("utf-8-sig"))
         head = orjson.dumps(_json_document([], list_code=list_code, data_as_of=data_as_of, count=count,
                                            site_url=site_url), option=orjson.OPT_INDENT_2)

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from portal.dates import format_zh
 from portal.settings import SHANGHAI
 from portal.states import SUSPENDED, SUSPENDED_TEXT, WITHDRAWN
+from portal.site.terms import detail_items, terms_for
 
 # Red and black are never told apart by colour alone: every kind has a text label and an icon.
 KIND_LABELS: dict[str, str] = {"red": "红名单", "black": "黑名单", "watch": "重点关注名单", "decision": "双公示"}
@@ -107,4 +108,15 @@ JINJA_FILTERS = {
     "state_title": state_title,
     "human_size": human_size,
     "thousands": thousands,
+    "list_terms": terms_for,
+    "detail_items": detail_items,
+    "subject_key": lambda e: subject_key(e),
 }
+
+
+def subject_key(entry: Any) -> str | None:
+    """The key of an organisation's or 个体工商户's subject page (一户一档): its USCC, else its registration
+    number; None for natural persons (they get no public subject page) and for subjects with neither."""
+    if entry.get("is_person"):
+        return None
+    return entry.get("uscc") or entry.get("reg_no") or None

@@ -32,16 +32,21 @@ from portal.site.formatting import KIND_DESCRIPTIONS, KIND_ORDER
 from portal.site.pages import ListPager, StoredPageRenderer
 from portal.site.snapshot_view import SnapshotView, load_snapshot
 from portal.site.store import PageStore, RenderJob, RenderWorker, scan_key
+from portal.site.subjects import SubjectCollector, subject_url, subject_view
 
 logger = logging.getLogger(__name__)
 
 # Bump when code (not templates) changes what a stored page looks like; templates are hashed themselves.
 # It also versions the cached download and sitemap blocks (their format is code, not templates).
-RENDER_VERSION = "3"
+RENDER_VERSION = "4"
 # Settings that appear on stored pages; a change to any of them re-renders every stored page.
 FINGERPRINT_SETTINGS = ("SITEURL", "SITENAME", "SITE_SUBTITLE", "PORTAL_API_URL", "PORTAL_OFFICE",
                         "PORTAL_OFFICE_ADDRESS", "PORTAL_GUIDE_OBJECTION", "PORTAL_GUIDE_REPAIR",
-                        "PORTAL_LIST_PAGE_SIZE", "DEFAULT_LANG")
+                        "PORTAL_LIST_PAGE_SIZE", "DEFAULT_LANG", "PORTAL_PUBLIC_URL", "PORTAL_OFFICE_PHONE",
+                        "PORTAL_OFFICE_EMAIL", "PORTAL_OFFICE_HOURS")
+# The list-changes feed shows the newest changes only (a feed reader fetches it whole every time); the full
+# history is the API's keyset-paged /changes. Setting PORTAL_CHANGES_FEED_LIMIT overrides it.
+CHANGES_FEED_LIMIT = 200
 SECTION_LABELS = {"notices": "曝光台与典型案例", "cases": "典型案例", "policies": "政策法规"}
 # A content page with this slug is shown as the introduction of the downloads page at the same URL.
 DATA_PAGE_SLUG = "data"
@@ -109,7 +114,8 @@ class PortalGenerator(Generator):
         """Snapshot pages into the page store, then the small pages, feeds, sitemap and robots.txt."""
         page_root = Path(self.settings.get("PORTAL_PAGE_ROOT") or output)
         store_dir = Path(self.settings["PORTAL_PAGE_STORE"])
-        self._stored_pages = {name: self._renderer(name) for name in ("entry", "list", "tombstone", "lists")}
+        self._stored_pages = {name: self._renderer(name) for name in ("entry", "list", "tombstone", "lists",
+                                                                      "subject")}
         fingerprint, scan = self._fingerprint(), forked.take(scan_key(store_dir, page_root))
         # forked before the store starts its writer thread: the worker renders with these very templates
         worker = RenderWorker(self._render_job) if _use_render_worker(self.settings) else None
@@ -125,6 +131,7 @@ class PortalGenerator(Generator):
         with tempfile.TemporaryFile() as entry_sitemap:
             try:
                 downloads = self._write_snapshot_pages(store, output, entry_sitemap)
+                self._write_subjects(store)
                 self._write_tombstones(store)
                 self._write_lists_index(store)
                 stats = store.finish()
@@ -151,14 +158,17 @@ class PortalGenerator(Generator):
             self._write_statistics(writer)
             self._page(writer, "data/index.html", "data", "data/", files=downloads, intro_page=self.data_page)
             self._page(writer, "404.html", "404", None)
+            self._page(writer, "sitemap/index.html", "sitemap", "sitemap/", articles=articles)
 
-            site_url = self.settings["SITEURL"]
+            # Feeds, sitemap and robots.txt are read by machines elsewhere: always absolute URLs, even when
+            # the pages themselves are built with a root-relative SITEURL (scripts/up.sh, previews).
+            site_url = public_url(self.settings)
             office = self.settings["PORTAL_OFFICE"]
             (output / "feeds").mkdir(parents=True, exist_ok=True)
             (output / "feeds" / "notices.atom.xml").write_bytes(notices_feed(
                 feed_articles, site_url=site_url, site_name=self.settings["SITENAME"], office=office))
             (output / "feeds" / "list-changes.atom.xml").write_bytes(list_changes_feed(
-                self.snapshot.changes, entries_by_id=self.snapshot.changed_entries,
+                newest_changes(self.snapshot.changes, changes_feed_limit(self.settings)), entries_by_id=self.snapshot.changed_entries,
                 tombstones_by_id=self.snapshot.changed_tombstones, site_url=site_url,
                 site_name=self.settings["SITENAME"], office=office, data_as_of=data_as_of))
             for content in [*articles, *self.context.get("pages", [])]:
@@ -167,6 +177,10 @@ class PortalGenerator(Generator):
                                               if hasattr(content, "date") else None))
             write_sitemap(output / "sitemap.xml", self.sitemap_urls, site_url, entry_sitemap)
         (output / "robots.txt").write_bytes(robots_txt(site_url))
+        # browsers ask for /favicon.ico whatever the page says
+        favicon = Path(self.settings["THEME"]) / "static" / "images" / "favicon.ico"
+        if favicon.is_file():
+            (output / "favicon.ico").write_bytes(favicon.read_bytes())
 
     def _write_sections(self, writer: Any, articles: list[Any]) -> None:
         """The section indexes of notices, cases and policies (the editorial pages Pagefind reads)."""
@@ -184,7 +198,8 @@ class PortalGenerator(Generator):
 
     def _page(self, writer: Any, save_as: str, template: str, url: str | None, **kwargs: Any) -> None:
         """A small page through Pelican's writer; ``url`` None keeps it out of the sitemap."""
-        writer.write_file(save_as, self.get_template(template), self.context, page_url=url or "", **kwargs)
+        # page_url None (the 404 page, served at every missing URL) marks no menu item as the current page
+        writer.write_file(save_as, self.get_template(template), self.context, page_url=url, **kwargs)
         if url is not None:
             self.sitemap_urls.append((url, self.snapshot.data_as_of))
 
@@ -211,7 +226,7 @@ class PortalGenerator(Generator):
         Memory stays flat: at most one page of rows per list is held. Returns the downloads' facts.
         """
         snapshot = self.snapshot
-        site_url = self.settings["SITEURL"]
+        site_url = public_url(self.settings)
         data_dir = output / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         downloads = {code: ListDownload(data_dir / f"{lv.slug}.csv", data_dir / f"{lv.slug}.json",
@@ -232,6 +247,7 @@ class PortalGenerator(Generator):
         pagers = {code: ListPager(lv, int(self.settings["PORTAL_LIST_PAGE_SIZE"]), self.measures.get(code, []),
                                   store, on_block=block_writer(downloads[code]))
                   for code, lv in snapshot.lists.items()}
+        self.subjects = subjects = SubjectCollector()
         try:
             put = store.put
             for line, entry in snapshot.iter_entry_lines():
@@ -240,6 +256,7 @@ class PortalGenerator(Generator):
                 put(f"{url}index.html", line, ("entry", line, code, url))  # rendered by the worker
                 if not entry["is_person"]:
                     pagers[code].add(line, entry)
+                    subjects.add(entry)
             for pager in pagers.values():
                 pager.close()
         finally:
@@ -253,6 +270,16 @@ class PortalGenerator(Generator):
                           "csv": {"url": f"data/{list_view.slug}.csv", **facts["csv"]},
                           "json": {"url": f"data/{list_view.slug}.json", **facts["json"]}})
         return files
+
+    def _write_subjects(self, store: PageStore) -> None:
+        """One page per organisation subject (一户一档), in the sitemap like its entries."""
+        for key, inputs, entries in self.subjects.pages():
+            url = subject_url(key)
+            store.put(f"{url}index.html", inputs, ("subject", key, entries, url))
+            self.sitemap_urls.append((url, max(e["publish_from"] for e in entries)))
+        if self.subjects.skipped:
+            logger.warning("portal: %d organisation entries have an identifier that cannot be a URL: no subject "
+                           "page for them", self.subjects.skipped)
 
     def _write_tombstones(self, store: PageStore) -> None:
         for tombstone in self.snapshot.iter_tombstones():
@@ -284,6 +311,9 @@ class PortalGenerator(Generator):
             return pages["tombstone"](tombstone=tombstone, page_url=url)
         if kind == "lists":
             return pages["lists"](page_url=job[1])
+        if kind == "subject":
+            _, key, entries, url = job
+            return pages["subject"](subject=subject_view(key, entries), page_url=url)
         raise ValueError(f"unknown page job {kind!r}")
 
     # --- statistics and downloads -------------------------------------------------------------------------
@@ -325,6 +355,24 @@ def _unpack_block(block: bytes) -> tuple[bytes, bytes, bytes]:
     start = _BLOCK_HEADER.size
     return (block[start:start + csv_size], block[start + csv_size:start + csv_size + json_size],
             block[start + csv_size + json_size:])
+
+
+def public_url(settings: dict[str, Any]) -> str:
+    """The absolute origin (and path) of the public site: PORTAL_PUBLIC_URL, else SITEURL when absolute."""
+    url = str(settings.get("PORTAL_PUBLIC_URL") or settings.get("SITEURL") or "")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("PORTAL_PUBLIC_URL (or SITEURL) must be an absolute http(s) URL: sitemap.xml, robots.txt "
+                         f"and the Atom feeds need absolute links, got {url!r}")
+    return url.rstrip("/")
+
+
+def changes_feed_limit(settings: dict[str, Any]) -> int:
+    return int(settings.get("PORTAL_CHANGES_FEED_LIMIT") or CHANGES_FEED_LIMIT)
+
+
+def newest_changes(changes: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` most recent changes, newest first (changes.jsonl is in feed order, oldest first)."""
+    return list(reversed(changes[-limit:])) if limit > 0 else []
 
 
 def _use_render_worker(settings: dict[str, Any]) -> bool:

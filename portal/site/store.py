@@ -57,7 +57,7 @@ from portal.durable import fsync_path, write_durably
 INDEX_FILE = "pages.sqlite3"
 DIRTY_FILE = "dirty"  # present while a build may have changed pages that the index does not describe yet
 REPORT_FILE = "last-build.json"  # what the last build rendered, reused and deleted (for operators, tests)
-MANAGED_DIRS = ("entries", "lists")  # top-level output directories whose files only this store writes
+MANAGED_DIRS = ("entries", "lists", "subjects")  # top-level output directories whose files only this store writes
 PAGE_FILE = "index.html"  # only directories whose single file is this can skip the sweep's listing
 _SCHEMA = "CREATE TABLE pages (path TEXT PRIMARY KEY, input_hash BLOB NOT NULL, dir_mtime_ns INTEGER)"
 _ARTEFACT_SCHEMA = "CREATE TABLE IF NOT EXISTS artefacts (key BLOB PRIMARY KEY, value BLOB NOT NULL)"

@@ -1,6 +1,11 @@
 /* Credit search over the portal API. Results are built with DOM methods and textContent only; the
    API's highlights (HTML-escaped text with <mark> added) are parsed by splitting on the two literal
-   tags and rebuilt as text nodes and <mark> elements, so no API data ever reaches innerHTML. */
+   tags and rebuilt as text nodes and <mark> elements, so no API data ever reaches innerHTML.
+
+   A query shaped like a personal ID number (居民身份证 18 digits or 17 + X, legacy 15 digits, with spaces or
+   full-width digits; 港澳居民来往内地通行证 H/M + 8 or 10 digits; 护照 E/G + 8 characters) is sent to
+   POST /lookup in the request body: it never goes into the address bar, the history, a GET URL or a
+   server log. Hits of one organisation are grouped under its subject page (一户一档). */
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="portal-api"]');
@@ -16,6 +21,14 @@
   var pager = document.getElementById("search-pager");
   var pageLabel = document.getElementById("search-page-label");
   var FIELDS = ["q", "list_kind", "list_code", "subject_type", "region"];
+  var RIC18 = /^[0-9]{17}[0-9X]$/;
+  var RIC15 = /^[0-9]{15}$/;
+  var PASSES = [/^[HM][0-9]{8}([0-9]{2})?$/, /^[EG][0-9A-Z][0-9]{7}$/];
+  var USCC = /^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$/;
+  var USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+  var USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+  var RIC_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  var WHY_LABELS = { legal_rep: "法定代表人", authority: "认定部门", decision_no: "文号", facts: "事实" };
   var state = { page: 1, total: 0 };
 
   function el(tag, className, text) {
@@ -64,8 +77,8 @@
     return /^\/entries\/[0-9a-f]{16}\/$/.test(url) ? url : "/entries/" + encodeURIComponent(String(hit.id)) + "/";
   }
 
-  function renderHit(hit) {
-    var li = el("li", "result");
+  function renderHit(hit, inGroup) {
+    var li = el("li", inGroup ? "result-item" : "result");
     var head = el("div", "result-head");
     var badge = el("span", "badge badge-" + (KIND_LABELS[hit.list_kind] ? hit.list_kind : "decision"));
     var icon = el("span", null, KIND_ICONS[hit.list_kind] || "•");
@@ -75,12 +88,18 @@
     head.appendChild(badge);
     head.appendChild(el("span", "status", hit.status));
     li.appendChild(head);
-    var h = el("h2", "result-title");
+    var h = el(inGroup ? "h3" : "h2", "result-title");
     var a = el("a");
     a.setAttribute("href", safeEntryUrl(hit));
-    a.appendChild(highlighted(hit.highlights && hit.highlights.subject_name, hit.subject_name));
+    if (inGroup) {
+      a.textContent = hit.list_name || "公示信息";
+    } else {
+      a.appendChild(highlighted(hit.highlights && hit.highlights.subject_name, hit.subject_name));
+    }
     h.appendChild(a);
     li.appendChild(h);
+    var reason = why(hit);
+    if (reason) { li.appendChild(reason); }
     var dl = el("dl", "result-meta");
     function row(label, value) {
       if (value === null || value === undefined || value === "") { return; }
@@ -91,14 +110,50 @@
       d.appendChild(dd);
       dl.appendChild(d);
     }
-    row("名单", hit.list_name);
-    row(hit.is_person ? "证件号码" : "统一社会信用代码", hit.is_person ? hit.id_number : (hit.uscc || hit.id_number));
+    if (!inGroup) {
+      row("名单", hit.list_name);
+      row(hit.is_person ? "证件号码" : "统一社会信用代码", hit.is_person ? hit.id_number : (hit.uscc || hit.id_number));
+    }
+    row("文号", hit.decision_no);
     row("认定部门", hit.authority);
     row("认定日期", hit.decision_date ? timeEl(hit.decision_date) : "");
     row("所属区域", hit.region);
     li.appendChild(dl);
     if (hit.is_person && window.PortalApplyLinks) { li.appendChild(window.PortalApplyLinks(hit)); }
     return li;
+  }
+
+  /* NFKC folds full-width digits and letters (１２３Ｘ → 123X); spaces and hyphens people type are dropped. */
+  function compact(q) {
+    var s = String(q || "");
+    if (s.normalize) { s = s.normalize("NFKC"); }
+    return s.replace(/[\s\-]/g, "").toUpperCase();
+  }
+
+  function usccValid(code) {
+    if (!USCC.test(code)) { return false; }
+    var total = 0;
+    for (var i = 0; i < 17; i += 1) { total += USCC_ALPHABET.indexOf(code.charAt(i)) * USCC_WEIGHTS[i]; }
+    return USCC_ALPHABET.charAt((31 - total % 31) % 31) === code.charAt(17);
+  }
+
+  function ricValid(number) {
+    var total = 0;
+    for (var i = 0; i < 17; i += 1) { total += Number(number.charAt(i)) * RIC_WEIGHTS[i]; }
+    return "10X98765432".charAt(total % 11) === number.charAt(17);
+  }
+
+  /* "id" for a personal document number, "invalid-id" for an 18-character ID with a wrong check digit, null
+     otherwise. An all-digit 18-character USCC with a valid check character is a USCC (searched by GET). */
+  function idKind(q) {
+    var c = compact(q);
+    if (RIC15.test(c)) { return "id"; }
+    if (RIC18.test(c)) {
+      if (ricValid(c)) { return "id"; }
+      return usccValid(c) ? null : "invalid-id";
+    }
+    for (var i = 0; i < PASSES.length; i += 1) { if (PASSES[i].test(c)) { return "id"; } }
+    return null;
   }
 
   function showStatus(text, kind) {
@@ -115,10 +170,65 @@
     return p;
   }
 
+  function officeContact() {
+    var contact = document.getElementById("office-contact");
+    var phone = contact ? contact.getAttribute("data-office-phone") : "";
+    return phone ? "，或拨打信用办电话 " + phone + " 咨询" : "，或联系信用办咨询（联系方式见页面底部）";
+  }
+
+  function failed() {
+    showStatus("查询服务暂时无法连接，请稍后再试。您也可以浏览各名单公示页面" + officeContact() + "。", "error");
+  }
+
+  function answer(resp) {
+    return resp.json().catch(function () { return {}; }).then(function (body) { return { ok: resp.ok, status: resp.status, body: body }; });
+  }
+
+  function refused(r) {
+    var msg = r.body && r.body.error && r.body.error.message ? r.body.error.message : "查询失败（" + r.status + "），请稍后再试。";
+    showStatus(msg, "warn");
+  }
+
+  /* An ID number: POST /lookup with the number in the body only. The address shows no query at all. */
+  function lookup(number) {
+    if (window.location.search) { window.history.replaceState(null, "", window.location.pathname); }
+    state.page = 1;
+    results.replaceChildren();
+    pager.hidden = true;
+    showStatus("正在按证件号码精确查询…");
+    fetch(API + "/lookup", {
+      method: "POST", cache: "no-store", referrerPolicy: "no-referrer",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ id_number: number })
+    }).then(answer).then(function (r) {
+      if (!r.ok) { refused(r); return; }
+      var hits = r.body.hits || [];
+      if (!hits.length) {
+        showStatus("没有找到与该证件号码对应的公示信息" + asOf(r.body) + "。未列入名单不代表信用状况，请核对号码是否完整、正确。");
+        return;
+      }
+      showStatus("按证件号码找到 " + hits.length + " 条公示信息" + asOf(r.body) + "。");
+      renderHits(hits);
+    }).catch(failed);
+  }
+
+  function asOf(body) {
+    return body && body.data_as_of ? "（数据截至" + zhDate(body.data_as_of) + "）" : "";
+  }
+
   function run(page, push) {
     var p = params();
     var q = p.get("q") || "";
     if (q.length < 2) { showStatus("请输入至少2个字的查询内容。", "warn"); return; }
+    var kind = idKind(q);
+    if (kind === "invalid-id") {
+      if (window.location.search) { window.history.replaceState(null, "", window.location.pathname); }
+      results.replaceChildren();
+      pager.hidden = true;
+      showStatus("该号码不是有效的18位居民身份证号码（校验位不符），请核对后重新输入。", "warn");
+      return;
+    }
+    if (kind === "id") { lookup(compact(q)); return; }
     state.page = page;
     if (push) {
       var shown = new URLSearchParams(p);
@@ -132,20 +242,80 @@
     results.replaceChildren();
     pager.hidden = true;
     fetch(API + "/search?" + p.toString(), { headers: { Accept: "application/json" } })
-      .then(function (resp) {
-        return resp.json().catch(function () { return {}; }).then(function (body) { return { ok: resp.ok, status: resp.status, body: body }; });
-      })
+      .then(answer)
       .then(function (r) {
-        if (!r.ok) {
-          var msg = r.body && r.body.error && r.body.error.message ? r.body.error.message : "查询失败（" + r.status + "），请稍后再试。";
-          showStatus(msg, "warn");
-          return;
-        }
+        if (!r.ok) { refused(r); return; }
         render(r.body);
       })
-      .catch(function () {
-        showStatus("查询服务暂时无法连接，请稍后再试。您也可以浏览各名单公示页面，或拨打信用办电话咨询。", "error");
-      });
+      .catch(failed);
+  }
+
+  /* Why a hit matched when its name does not show it: 法定代表人 王<mark>伟</mark>, 文号 … */
+  function why(hit) {
+    var h = hit.highlights || {};
+    if (h.subject_name) { return null; }
+    var names = Object.keys(WHY_LABELS).filter(function (k) { return h[k]; });
+    if (!names.length) { return null; }
+    var p = el("p", "result-why");
+    p.appendChild(el("span", "result-why-label", "匹配内容："));
+    names.forEach(function (k, i) {
+      if (i) { p.appendChild(document.createTextNode("；")); }
+      p.appendChild(document.createTextNode(WHY_LABELS[k] + " "));
+      p.appendChild(highlighted(h[k], ""));
+    });
+    return p;
+  }
+
+  function subjectUrl(hit) {
+    var code = String(hit.uscc || "");
+    return !hit.is_person && /^[0-9A-Z]{18}$/.test(code) ? "/subjects/" + code + "/" : null;
+  }
+
+  /* One card per organisation (its subject page link, then each of its entries); persons one card a hit. */
+  function renderHits(hits) {
+    var groups = [];
+    var byCode = {};
+    hits.forEach(function (hit) {
+      var url = subjectUrl(hit);
+      if (url && byCode[url]) { byCode[url].hits.push(hit); return; }
+      var group = { url: url, hits: [hit] };
+      if (url) { byCode[url] = group; }
+      groups.push(group);
+    });
+    groups.forEach(function (group) {
+      if (!group.url) { results.appendChild(renderHit(group.hits[0])); return; }
+      results.appendChild(renderGroup(group));
+    });
+  }
+
+  function renderGroup(group) {
+    var first = group.hits[0];
+    var li = el("li", "result result-group");
+    var h = el("h2", "result-title");
+    var a = el("a");
+    a.setAttribute("href", group.url);
+    a.appendChild(highlighted(first.highlights && first.highlights.subject_name, first.subject_name));
+    h.appendChild(a);
+    li.appendChild(h);
+    var dl = el("dl", "result-meta");
+    var d = el("div");
+    d.appendChild(el("dt", null, "统一社会信用代码"));
+    d.appendChild(el("dd", "mono", first.uscc));
+    dl.appendChild(d);
+    li.appendChild(dl);
+    var more = el("p");
+    var link = el("a", "subject-link", "查看该主体全部公示信息（一户一档）");
+    link.setAttribute("href", group.url);
+    more.appendChild(link);
+    li.appendChild(more);
+    var ol = el("ol", "result-group-hits");
+    ol.setAttribute("aria-label", first.subject_name + "的查询结果");
+    group.hits.forEach(function (hit) {
+      var item = renderHit(hit, true);
+      ol.appendChild(item);
+    });
+    li.appendChild(ol);
+    return li;
   }
 
   function render(body) {
@@ -157,8 +327,8 @@
       showStatus("没有找到相关信息。未列入名单不代表信用状况，请核对名称或证件号码。");
       return;
     }
-    showStatus("找到 " + total + " 条" + more + "结果" + (body.data_as_of ? "（数据截至" + zhDate(body.data_as_of) + "）" : "") + "。");
-    hits.forEach(function (hit) { results.appendChild(renderHit(hit)); });
+    showStatus("找到 " + total + " 条" + more + "结果" + asOf(body) + "。");
+    renderHits(hits);
     var perPage = body.per_page || PER_PAGE;
     // The API answers only the first MAX_WINDOW results (fewer for natural persons): never offer a page
     // beyond them, it would end in an error.
@@ -185,6 +355,7 @@
       details.open = true;  /* a filtered search shows its filters */
     }
     FIELDS.forEach(function (name) { if (u.has(name) && form.elements[name]) { form.elements[name].value = u.get(name); } });
+    /* an old link or bookmark with an ID number in it: run() takes it out of the address at once */
     if ((u.get("q") || "").length >= 2) { run(Number(u.get("page")) || 1, false); }
   }
   window.addEventListener("popstate", fromUrl);
