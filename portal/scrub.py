@@ -79,8 +79,9 @@ def _plausible_birth_date(digits: str) -> bool:
 
 
 # GB/T 2260 province codes (characters 3–4 of a USCC are the registering province).
-_PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 "
-                       "64 65 71 81 82".split())
+_PROVINCES = frozenset(("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+                        "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+                        "65", "71", "81", "82"))
 
 
 def _luhn_valid(digits: str) -> bool:
