@@ -34,12 +34,13 @@ def parse_date(value: str) -> date:
     elif _SERIAL_RE.match(text) and EXCEL_SERIAL_MIN <= float(text) <= EXCEL_SERIAL_MAX:
         return EXCEL_EPOCH + timedelta(days=int(float(text)))
     else:
-        raise DateError(f"无法识别的日期“{text[:20]}”，应为 2024-03-05、2024年3月5日 或 2024/3/5",
-                        f"unrecognised date {text[:20]!r}; use 2024-03-05, 2024年3月5日 or 2024/3/5")
+        # Never the value itself: these messages end up in rejects.csv (a shifted row puts an ID number here).
+        raise DateError(f"无法识别的日期（{len(text)}个字符），应为 2024-03-05、2024年3月5日 或 2024/3/5",
+                        f"unrecognised date ({len(text)} characters); use 2024-03-05, 2024年3月5日 or 2024/3/5")
     try:
         return date(year, month, day)
     except ValueError:
-        raise DateError(f"日期不存在：{text[:20]}", f"no such date: {text[:20]}") from None
+        raise DateError("日期不存在（月或日超出范围）", "no such date (month or day out of range)") from None
 
 
 def is_open_ended(value: str) -> bool:

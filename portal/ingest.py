@@ -411,18 +411,22 @@ class _SnapshotBuilder:
     def _write_changes(self, out: snap.HashingWriter) -> dict[str, int]:
         at = self.as_of.isoformat()
         counts: Counter[str] = Counter()
+        # is_person: the public change feed leaves persons out (only API-key holders get them, docs/api.md).
         query = """
-            SELECT 'added', s.id, s.list_code FROM staged s LEFT JOIN previous p ON p.id = s.id
+            SELECT 'added', s.id, s.list_code, json_extract(s.body, '$.is_person') FROM staged s
+              LEFT JOIN previous p ON p.id = s.id
               WHERE s.status IS NOT NULL AND (p.public IS NULL OR p.public = 0)
             UNION ALL
-            SELECT 'updated', s.id, s.list_code FROM staged s JOIN previous p ON p.id = s.id
+            SELECT 'updated', s.id, s.list_code, json_extract(s.body, '$.is_person') FROM staged s
+              JOIN previous p ON p.id = s.id
               WHERE s.status IS NOT NULL AND p.public = 1 AND p.content_hash != s.content_hash
             UNION ALL
-            SELECT 'withdrawn', p.id, json_extract(p.tomb, '$.list_code') FROM previous p
-              LEFT JOIN staged s ON s.id = p.id WHERE p.public = 1 AND s.status IS NULL
+            SELECT 'withdrawn', p.id, json_extract(p.tomb, '$.list_code'), json_extract(p.tomb, '$.is_person')
+              FROM previous p LEFT JOIN staged s ON s.id = p.id WHERE p.public = 1 AND s.status IS NULL
             ORDER BY 2"""
-        for op, entry_id, list_code in self.db.execute(query):
-            out.write_json({"op": op, "id": entry_id, "list_code": list_code, "at": at})
+        for op, entry_id, list_code, is_person in self.db.execute(query):
+            out.write_json({"op": op, "id": entry_id, "list_code": list_code, "is_person": bool(is_person),
+                            "at": at})
             counts[op] += 1
         return {op: counts.get(op, 0) for op in ("added", "updated", "withdrawn")}
 

@@ -12,10 +12,6 @@ from typing import Any
 from portal.settings import MASKING_FILE
 
 MASK = "*"
-# ID numbers (18 with check character, or 15 digits) and mainland mobiles inside free text.
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8,11})([\dXx])(?![0-9A-Za-z])|(?<!\d)(\d{6})(\d{5})(\d{4})(?!\d)")
-_LONG_DIGIT_RUN = re.compile(r"\d{11}")  # shortest pattern worth masking: an 11-digit mobile
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _COUNTY_RE = re.compile(
     r"^((?:[^省]{2,7}省|[^区]{2,12}自治区|北京市|天津市|上海市|重庆市)?"  # province or municipality
     r"(?:.{1,8}?(?:自治州|市|盟|地区))?"  # prefecture-level city
@@ -43,7 +39,6 @@ class MaskingRules:
     org_address: str
     person_name: str
     legal_rep_name: str
-    scrub_free_text: bool
 
 
 def mask_middle(value: str, keep: Keep) -> str:
@@ -83,19 +78,6 @@ def mask_address(address: str, style: str) -> str | None:
     return "***"
 
 
-def scrub_text(text: str) -> str:
-    """Mask ID-number and mobile patterns that departments sometimes paste into free text."""
-    if not _LONG_DIGIT_RUN.search(text):  # the common case costs one scan in C
-        return text
-    text = _ID_IN_TEXT.sub(_mask_id_match, text)
-    return _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + MASK * 4 + m.group(3), text)
-
-
-def _mask_id_match(match: re.Match[str]) -> str:
-    whole = match.group(0)
-    return whole[:4] + MASK * (len(whole) - 8) + whole[-4:]
-
-
 @dataclass(frozen=True)
 class MaskingPolicy:
     version: str
@@ -121,6 +103,13 @@ def _parse_rules(raw: dict[str, Any]) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for key, value in raw.items():
         if key in ("list_code", "subject_type"):
+            continue
+        if key == "scrub_free_text":
+            # Older policy files had this switch. Scrubbing is the privacy invariant (portal/scrub.py): it
+            # cannot be turned off per list, so only ``true`` is accepted.
+            if value is not True:
+                raise ValueError("masking policy: scrub_free_text cannot be turned off (identifiers in text "
+                                 "are always masked, portal/scrub.py)")
             continue
         if key not in MaskingRules.__dataclass_fields__:
             raise ValueError(f"masking policy: unknown rule {key!r}")

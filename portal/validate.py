@@ -30,10 +30,10 @@ from portal.masking import (
     mask_middle,
     mask_person_name,
     mask_phone,
-    scrub_text,
 )
 from portal.normalize import clean_line, clean_text
 from portal.records import ListKind, SubjectType
+from portal.scrub import scrub_row
 from portal.settings import (
     EARLIEST_DECISION_DATE_YEAR,
     MAX_DETAIL_LENGTH,
@@ -82,6 +82,13 @@ CORE_KEYS = frozenset({
 })
 # Detail columns that may hold identifiers: masked like ID numbers of other documents.
 MASKED_DETAIL_KEYS = frozenset({"org_code", "tax_no", "institution_no", "social_org_no"})
+# Columns portal.scrub leaves alone: identifiers with a masking rule of their own, and columns whose text is
+# never published (dates are parsed; types, lists, statuses and reasons are published from a closed
+# vocabulary, and an unknown value rejects the row without quoting it). Every other value is scrubbed.
+UNSCRUBBED_KEYS = frozenset({"uscc", "reg_no", "id_number", "legal_rep_id_number", "phone", "bank_account",
+                             *MASKED_DETAIL_KEYS, "subject_type", "list_code", "list_name", "status",
+                             "removal_reason", "decision_date", "publish_from", "publish_until", "valid_until",
+                             "removal_date"})
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,9 @@ class RowValidator:
     def validate(self, raw: dict[str, str | None]) -> ValidRow | list[Problem]:
         problems: list[Problem] = []
         values = {key: clean_text(v) if key in TEXT_FIELDS else clean_line(v) for key, v in raw.items()}
+        # The privacy boundary: from here on, no value but the identifier columns can hold a raw identifier
+        # (names, case numbers, authorities, regions, addresses, facts, basis, details; docs/security.md).
+        scrub_row(values, UNSCRUBBED_KEYS)
 
         name = values.get("subject_name")
         if not name:
@@ -212,8 +222,8 @@ class RowValidator:
         entry["legal_rep"] = mask_person_name(legal_rep, rules.legal_rep_name) if legal_rep else None
         entry["legal_rep_id_type"] = ids["legal_rep_id_type"]
         entry["legal_rep_id_number"] = ids["legal_rep_id_number"]
-        entry["facts"] = self._scrub(values.get("facts"), rules.scrub_free_text)
-        entry["basis"] = self._scrub(values.get("basis"), rules.scrub_free_text)
+        entry["facts"] = values.get("facts")
+        entry["basis"] = values.get("basis")
         entry["decision_no"] = decision_no
         entry["authority"] = values.get("authority")
         entry["decision_date"] = decision_date.isoformat()
@@ -250,8 +260,8 @@ class RowValidator:
             return None
         found = SUBJECT_TYPE_ALIASES.get(value.strip().lower()) or SUBJECT_TYPE_ALIASES.get(value.strip())
         if not found:
-            problems.append(Problem("subject_type", f"无法识别的主体类别“{value[:20]}”，应为法人及非法人组织、个体工商户或自然人",
-                                    f"unknown subject type {value[:20]!r}"))
+            problems.append(Problem("subject_type", f"无法识别的主体类别（{len(value)}个字符），应为法人及非法人组织、个体工商户或自然人",
+                                    f"unknown subject type ({len(value)} characters)"))
         return found
 
     def _list(self, values: dict[str, str | None], problems: list[Problem]) -> ListSpec | None:
@@ -263,8 +273,9 @@ class RowValidator:
             return None
         spec = self.catalogue.find(code) or self.catalogue.find(name)
         if spec is None:
-            shown = (code or name or "")[:40]
-            problems.append(Problem("list_name", f"名单“{shown}”不在名单目录中", f"list {shown!r} is not in the catalogue"))
+            field = "list_code" if code else "list_name"
+            size = len(code or name or "")
+            problems.append(Problem(field, f"名单（{size}个字符）不在名单目录中", f"list ({size} characters) is not in the catalogue"))
         return spec
 
     def _date(self, values: dict[str, str | None], key: str, label: str, problems: list[Problem], *,
@@ -287,7 +298,7 @@ class RowValidator:
             return None
         found = aliases.get(value.strip())
         if found is None:
-            problems.append(Problem(key, f"无法识别的{label}“{value[:20]}”", f"unknown {key} {value[:20]!r}"))
+            problems.append(Problem(key, f"无法识别的{label}（{len(value)}个字符）", f"unknown {key} ({len(value)} characters)"))
         return found
 
     @staticmethod
@@ -351,15 +362,8 @@ class RowValidator:
                 problems.append(Problem(key, f"内容过长（{len(value)}字，上限{MAX_DETAIL_LENGTH}字）",
                                         f"too long ({len(value)} characters, limit {MAX_DETAIL_LENGTH})"))
                 continue
-            if key in MASKED_DETAIL_KEYS:
-                details[key] = mask_middle(value, rules.other_id)
-            else:
-                details[key] = self._scrub(value, rules.scrub_free_text) or ""
+            details[key] = mask_middle(value, rules.other_id) if key in MASKED_DETAIL_KEYS else value
         bank = values.get("bank_account")
         if bank:
             details["bank_account"] = mask_middle("".join(bank.split()), rules.bank_account)
         return details
-
-    @staticmethod
-    def _scrub(text: str | None, enabled: bool) -> str | None:
-        return scrub_text(text) if (text and enabled) else text

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(report_router, prefix=API_PREFIX)
     app.include_router(health_router)
     app.add_middleware(EnvelopeCORSMiddleware, allow_origins=[settings.site_origin], allow_methods=["GET", "POST"],
-                       allow_headers=["Content-Type", "X-API-Key"], max_age=600)
+                       allow_headers=["Content-Type", "X-API-Key"], expose_headers=["Retry-After"], max_age=600)
     app.add_middleware(HardeningMiddleware, max_body_bytes=settings.max_body_bytes,
                        access_log=settings.access_log, client_ip=app.state.client_ip)
     return app

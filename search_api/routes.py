@@ -373,18 +373,31 @@ def decode_cursor(cursor: str) -> int:
 
 @router.get("/changes", response_model=ChangesResponse, summary="增量变更 / Incremental change feed",
             description="Changes (added / updated / withdrawn) in feed order, oldest first. Keyset paging: pass "
-                        "`next_cursor` back as `cursor` until it is null.")
+                        "`next_cursor` back as `cursor` until it is null. Without an API key the feed carries no "
+                        "natural person (a page may then hold fewer records than `limit`, or none, and still have "
+                        "a `next_cursor`); with `X-API-Key` it carries every change, limited per key like "
+                        "`/check`.",
+            responses={403: {"model": ErrorResponse, "description": "Invalid or revoked API key"}})
 async def changes(
     request: Request,
     app: StateDep,
+    api_key: Annotated[str | None, Security(api_key_header)],
     since: Annotated[date | None, Query(description="Only changes on or after this date (ISO)")] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit_: Annotated[int, Query(alias="limit", ge=1, le=MAX_CHANGES_PER_PAGE)] = DEFAULT_CHANGES_PER_PAGE,
 ) -> dict[str, Any]:
-    # Rate limited like searches: a `since` beyond the feed scans it to the end on every call.
-    limit(app.search_limiter, client_ip(request))
+    # With a key: upper-level platforms syncing persons too, limited per key. Without: rate limited like
+    # searches (a `since` beyond the feed scans it to the end on every call), and persons left out.
+    keyed = api_client(request, api_key) if api_key else None
+    if keyed:
+        limit(app.check_limiter, keyed)
+    else:
+        limit(app.search_limiter, client_ip(request))
     after = decode_cursor(cursor) if cursor else 0
     (records, next_position), as_of = await with_data_as_of(app, app.engine.changes, since, after, limit_)
+    if not keyed:
+        # A record without is_person predates the field: it may be a person, so it is left out too.
+        records = [record for record in records if record.get("is_person") is False]
     return {"changes": records, "next_cursor": encode_cursor(next_position) if next_position else None,
             "data_as_of": as_of}
 

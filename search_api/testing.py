@@ -93,8 +93,9 @@ def sample_tombstones() -> list[dict[str, Any]]:
 
 
 def sample_changes(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return ([{"op": "added", "id": e["id"], "list_code": e["list_code"], "at": "2026-11-23"} for e in entries]
-            + [{"op": "withdrawn", "id": WITHDRAWN_ID, "list_code": "YZWFSX", "at": "2026-11-23"}])
+    return ([{"op": "added", "id": e["id"], "list_code": e["list_code"], "is_person": bool(e["is_person"]),
+              "at": "2026-11-23"} for e in entries]
+            + [{"op": "withdrawn", "id": WITHDRAWN_ID, "list_code": "YZWFSX", "is_person": False, "at": "2026-11-23"}])
 
 
 def write_test_snapshot(root: Path, entries: list[dict[str, Any]] | None = None, *,

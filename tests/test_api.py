@@ -283,22 +283,43 @@ def test_keys_are_stored_hashed(built: Path) -> None:
 
 # --- catalogue, stats, changes, health --------------------------------------------------------------
 
+def read_changes(client: TestClient, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    collected: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(20):
+        params = {"limit": 5, **({"cursor": cursor} if cursor else {})}
+        response = client.get("/api/v1/changes", params=params, headers=headers or {})
+        assert response.status_code == 200, response.text
+        collected += response.json()["changes"]
+        cursor = response.json()["next_cursor"]
+        if not cursor:
+            return collected
+    raise AssertionError("the change feed did not end")
+
+
+def test_persons_changes_only_with_an_api_key(client: TestClient) -> None:
+    persons = {e["id"] for e in sample_entries() if e["is_person"]}
+    assert persons
+    assert not persons & {c["id"] for c in read_changes(client)}
+    db = client.app.state.portal.settings.api_keys_db  # type: ignore[attr-defined]
+    key = keys.issue_key("上级平台", db_path=db)
+    keyed = read_changes(client, {"X-API-Key": key})
+    assert persons <= {c["id"] for c in keyed} and len(keyed) == len(sample_entries()) + 1
+    assert_envelope(client.get("/api/v1/changes", headers={"X-API-Key": "pk_00000000_" + "x" * 43}), 403,
+                    "api_key_invalid")
+
+
 def test_lists_stats_changes(client: TestClient) -> None:
     lists = {item["code"]: item for item in client.get("/api/v1/lists").json()["lists"]}
     assert lists["YZWFSX"]["count"] == 4 and lists["YZWFSX"]["kind"] == "black"
     assert lists["CXSFQY"]["count"] == 0 and lists["CXSFQY"]["period"]
     stats = client.get("/api/v1/stats").json()
     assert stats["total"] == len(sample_entries()) - 1 and stats["by_region"]["达川区"] == 1
-    collected = []
-    cursor = None
-    for _ in range(10):
-        params = {"limit": 5, **({"cursor": cursor} if cursor else {})}
-        page = client.get("/api/v1/changes", params=params).json()
-        collected += page["changes"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    assert len(collected) == len(sample_entries()) + 1 and collected[-1]["op"] == "withdrawn"
+    organisations = [e for e in sample_entries() if not e["is_person"]]
+    collected = read_changes(client)
+    # The public feed carries no natural person (issue 12); the feed's positions still page through all.
+    assert len(collected) == len(organisations) + 1 and collected[-1]["op"] == "withdrawn"
+    assert {c["id"] for c in collected[:-1]} == {e["id"] for e in organisations}
     assert client.get("/api/v1/changes", params={"since": "2026-11-24"}).json()["changes"] == []
     assert_envelope(client.get("/api/v1/changes", params={"cursor": "garbage!"}), 400, "invalid_cursor")
 

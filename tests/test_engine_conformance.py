@@ -191,7 +191,8 @@ def test_changes_keyset_paging(engine: Engine) -> None:
             break
         after = next_after
     assert len(seen) == len(sample_entries()) + 1
-    assert seen[-1] == {"op": "withdrawn", "id": WITHDRAWN_ID, "list_code": "YZWFSX", "at": "2026-11-23"}
+    assert seen[-1] == {"op": "withdrawn", "id": WITHDRAWN_ID, "list_code": "YZWFSX", "is_person": False,
+                        "at": "2026-11-23"}
     assert engine.changes(date(2026, 11, 24), 0, 5) == ([], None)
 
 

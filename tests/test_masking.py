@@ -4,8 +4,8 @@ from portal.masking import (
     mask_id_number,
     mask_person_name,
     mask_phone,
-    scrub_text,
 )
+from portal.scrub import scrub_text
 
 
 def test_default_policy_matches_domain_table() -> None:

@@ -77,10 +77,52 @@ def test_phone_search_for_a_two_character_name_leads_to_the_masked_entry(portal:
     page.screenshot(path=str(ARTIFACTS / "search-phone.png"), full_page=True)
     result.first.get_by_role("link").click()
     page.wait_for_url(f"**/entries/{person['id']}/")
+    # A person's page is the shared shell; its script fetches the entry from the API (person rate limit).
+    page.locator('#person-entry[data-state="ready"]').wait_for(timeout=10_000)
     assert page.get_by_role("heading", level=1).inner_text() == person["subject_name"]
     assert page.locator('meta[name="robots"]').get_attribute("content").startswith("noindex")
-    assert person["id_number"] in page.content()
+    main = page.locator("main").inner_text()
+    assert person["id_number"] in main and person["list_name"] in main and "知情权" in main
+    assert person["subject_name"] in page.title()
     context.close()
+
+
+def answer_with(status: int, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    def handler(route: Any) -> None:
+        route.fulfill(status=status, json=body, headers={"Access-Control-Allow-Origin": "*",
+                                                         "Access-Control-Expose-Headers": "Retry-After", **headers})
+    return handler
+
+
+def test_person_shell_explains_rate_limits_and_withdrawn_entries(portal: dict[str, str], browser: Any) -> None:
+    """The shell's other answers: 429 (wait and reload), 410 (tombstone without personal data), 404; and
+    data from the API is inserted as text."""
+    person = next(e for e in demo_entries() if e["is_person"])
+    answers = {
+        "limited": (429, {"error": {"code": "rate_limited", "message": "请求过于频繁"}}, {"Retry-After": "42"}),
+        "gone": (410, {"error": {"code": "withdrawn", "message": "该信息已停止公示"},
+                       "tombstone": {"id": person["id"], "list_name": "失信被执行人名单", "withdrawn_on": "2026-10-01",
+                                     "reason": "信用修复", "is_person": True}}, {}),
+        "missing": (404, {"error": {"code": "not_found", "message": "未找到该信息"}}, {}),
+        "ready": (200, {**person, "subject_name": "<img src=x onerror=alert(1)>张三", "facts": "<b>事实</b>"}, {}),
+    }
+    for state, (status, body, headers) in answers.items():
+        page = browser.new_page()
+        page.route(f"{portal['api']}/entries/*", answer_with(status, body, headers))
+        page.goto(f"{portal['site']}/entries/{person['id']}/")
+        page.locator(f'#person-entry[data-state="{state}"]').wait_for(timeout=10_000)
+        text = page.locator("main").inner_text()
+        if state == "limited":
+            assert "42 秒后刷新" in text
+        elif state == "gone":
+            assert "该信息已不再公示" in text and "2026年10月1日" in text and person["subject_name"] not in text
+        elif state == "missing":
+            assert "未找到该信息" in text
+        else:
+            assert page.locator("main img, main b").count() == 0
+            assert page.get_by_role("heading", level=1).inner_text() == "<img src=x onerror=alert(1)>张三"
+            assert "<b>事实</b>" in text
+        page.close()
 
 
 def test_results_are_built_as_text_never_as_html(portal: dict[str, str], browser: Any) -> None:

@@ -51,6 +51,11 @@ SECTION_LABELS = {"notices": "曝光台与典型案例", "cases": "典型案例"
 # A content page with this slug is shown as the introduction of the downloads page at the same URL.
 DATA_PAGE_SLUG = "data"
 FEED_SECTIONS = ("notices", "cases")
+# The page of every natural person's entry is this one shell (theme/templates/person_entry.html): no data of
+# the person, and nothing that differs between persons (not even the URL), so that the static site cannot
+# be harvested; the shell's script reads the entry from the API under the person rate limit.
+PERSON_SHELL_INPUTS = b"person-entry-shell"
+PERSON_SHELL_URL = "entries/"
 
 
 def _sections(articles: list[Any], *names: str) -> list[Any]:
@@ -114,8 +119,8 @@ class PortalGenerator(Generator):
         """Snapshot pages into the page store, then the small pages, feeds, sitemap and robots.txt."""
         page_root = Path(self.settings.get("PORTAL_PAGE_ROOT") or output)
         store_dir = Path(self.settings["PORTAL_PAGE_STORE"])
-        self._stored_pages = {name: self._renderer(name) for name in ("entry", "list", "tombstone", "lists",
-                                                                      "subject")}
+        self._stored_pages = {name: self._renderer(name)
+                              for name in ("entry", "person_entry", "list", "tombstone", "lists", "subject")}
         fingerprint, scan = self._fingerprint(), forked.take(scan_key(store_dir, page_root))
         # forked before the store starts its writer thread: the worker renders with these very templates
         worker = RenderWorker(self._render_job) if _use_render_worker(self.settings) else None
@@ -253,10 +258,14 @@ class PortalGenerator(Generator):
             for line, entry in snapshot.iter_entry_lines():
                 code = entry["list_code"]
                 url = f"entries/{entry['id']}/"
+                if entry["is_person"]:
+                    # Natural persons: the one shell page, the same bytes for everyone (PERSON_SHELL_INPUTS);
+                    # its script asks the rate-limited API for the entry.
+                    put(f"{url}index.html", PERSON_SHELL_INPUTS, ("person_entry",))
+                    continue
                 put(f"{url}index.html", line, ("entry", line, code, url))  # rendered by the worker
-                if not entry["is_person"]:
-                    pagers[code].add(line, entry)
-                    subjects.add(entry)
+                pagers[code].add(line, entry)
+                subjects.add(entry)
             for pager in pagers.values():
                 pager.close()
         finally:
@@ -302,6 +311,8 @@ class PortalGenerator(Generator):
         if kind == "entry":
             _, line, code, url = job
             return pages["entry"](entry=orjson.loads(line), measures=self.measures.get(code, []), page_url=url)
+        if kind == "person_entry":
+            return pages["person_entry"](page_url=PERSON_SHELL_URL)
         if kind == "list":
             _, code, rows, pagination, url = job
             return pages["list"](list_view=self.snapshot.lists[code], rows=rows, pagination=pagination,
