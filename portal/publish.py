@@ -233,7 +233,8 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
         version_dir = result.version_dir
         record.update(snapshot=version_dir.name, counts=result.manifest["counts"],
                       changes=result.manifest["changes"], sources_detail=result.manifest["sources"],
-                      checksums={name: f["sha256"] for name, f in result.manifest["files"].items()})
+                      checksums={name: f["sha256"] for name, f in result.manifest["files"].items()},
+                      memo=result.memo)
         step = "site"
         _say(progress, step)
         staging.mkdir()
