@@ -32,6 +32,7 @@ from portal.catalogue import Catalogue, load_catalogue
 from portal.digest import load_key
 from portal.exclusions import apply_exclusions
 from portal.identity import MATCH_LABELS
+from portal.ingest_memo import MEMO_FILE, MemoWriter
 from portal.ingest_worker import (
     Batch,
     BatchValidator,
@@ -62,6 +63,7 @@ MAX_ADJUSTMENTS_LISTED = 1_000  # manifest lists this many clamped periods; the 
 class IngestResult:
     version_dir: Path
     manifest: dict[str, Any]
+    memo: dict[str, int] | None = None  # rows taken from the ingest memo / validated / memo entries dropped
 
 
 ProgressFn = Callable[[str, int], None]  # (source name, rows read so far in it)
@@ -71,7 +73,8 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                catalogue: Catalogue | None = None, policy: MaskingPolicy | None = None,
                key: bytes | None = None, progress: ProgressFn | None = None,
                overrides: dict[str, Override] | None = None, set_latest: bool = True,
-               workers: int | None = None, holidays_file: Path = HOLIDAYS_FILE) -> IngestResult:
+               workers: int | None = None, holidays_file: Path = HOLIDAYS_FILE,
+               memo: bool = True) -> IngestResult:
     """Import ``sources`` as of ``as_of`` into a new snapshot version under ``snapshots_root``.
 
     ``overrides`` are operator actions (objections, repairs) applied over the rows; with ``set_latest``
@@ -79,23 +82,29 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
     once the site and the index are built too). ``workers`` processes read sources in parallel
     (default: one per core, at most one per source). ``holidays_file`` adds holiday arrangements the
     calendar package does not know yet (default ``portal/data/holidays.toml``).
+    With ``memo`` rows unchanged since the last import
+    are taken from the ingest memo instead of being validated again (``portal.ingest_memo``).
     """
     ctx = WorkContext(catalogue=catalogue or load_catalogue(), policy=policy or load_policy(),
                       key=key if key is not None else load_key(), as_of=as_of,
                       imported_at=snap.now_shanghai().isoformat(), overrides=overrides or {},
-                      holidays_file=holidays_file)
+                      holidays_file=holidays_file,
+                      memo_path=snapshots_root / MEMO_FILE if memo else None)
     snapshots_root.mkdir(parents=True, exist_ok=True)
     previous = snap.latest_version(snapshots_root)
     staging_dir = snap.begin_version(snapshots_root)
     try:
         with tempfile.TemporaryDirectory(dir=snapshots_root, prefix=".stage-") as work:
             builder = _SnapshotBuilder(Path(work) / "stage.db", staging_dir, as_of)
+            memo_writer = MemoWriter(ctx.memo_path, builder.db) if ctx.memo_path else None
             n_workers = min(workers or os.cpu_count() or 1, INGEST_MAX_WORKERS)
             messages = (_parallel(sources, ctx, n_workers) if n_workers > 1 else
                         _inline(sources, ctx))
             for message in messages:
                 if isinstance(message, Batch):
                     builder.add_batch(message)
+                    if memo_writer is not None:
+                        memo_writer.add(message.memo_hits, message.memo_new)
                     if progress:
                         progress(display_name(sources[message.source_index].spec), message.rows_read)
                 else:
@@ -108,13 +117,14 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
             builder.fallback_years.update(calendar.fallback_years)
             manifest = builder.write_files(ctx.catalogue, ctx.policy, previous)
             builder.close()
+            memo_stats = memo_writer.commit() if memo_writer is not None else None
         version_dir = snap.commit_version(snapshots_root, staging_dir, manifest, set_latest=set_latest)
     except BaseException:
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise
     if set_latest:  # a publish prunes itself, together with its releases
         snap.prune_versions(snapshots_root)
-    return IngestResult(version_dir, snap.read_manifest(version_dir))
+    return IngestResult(version_dir, snap.read_manifest(version_dir), memo_stats)
 
 
 def _inline(sources: Sequence[SourceSpec], ctx: WorkContext) -> Iterator[Batch | SourceDone]:

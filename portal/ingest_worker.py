@@ -22,6 +22,7 @@ from portal.digest import Digester
 from portal.headers import HeaderMapping, map_headers, require_columns
 from portal.importers import SourceError, open_source
 from portal.importers.sql_reader import safe_url
+from portal.ingest_memo import MemoReader, memo_key_base, pack, unpack
 from portal.lifecycle import evaluate
 from portal.masking import MaskingPolicy
 from portal.settings import HOLIDAYS_FILE, INGEST_BATCH_ROWS
@@ -65,6 +66,7 @@ class WorkContext:
     imported_at: str
     overrides: dict[str, Override]
     holidays_file: Path = HOLIDAYS_FILE
+    memo_path: Path | None = None  # the ingest memo (portal.ingest_memo); None: validate every row
 
 
 @dataclass
@@ -91,6 +93,8 @@ class Batch:
     rejected_rows: int  # rows of this batch rejected by validation
     fallback_years: list[int] = field(default_factory=list)
     adjustments: list[AdjustmentLine] = field(default_factory=list)
+    memo_hits: list[bytes] = field(default_factory=list)  # memo keys of rows taken from the memo
+    memo_new: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, packed outcome) validated now
 
 
 @dataclass
@@ -170,6 +174,10 @@ class BatchValidator:
         self.ctx = ctx
         self.calendar = WorkCalendar.load(ctx.holidays_file)
         self._validators: dict[int, RowValidator] = {}
+        self._memo = MemoReader(ctx.memo_path) if ctx.memo_path else None
+        self._memo_keys: dict[int, Any] = {}
+        if self._memo is not None:
+            self._memo_base = memo_key_base(ctx.key, ctx.policy.version, ctx.catalogue.version)
 
     def __call__(self, raw: RawBatch) -> Batch:
         validator = self._validators.get(raw.source_index)
@@ -179,6 +187,11 @@ class BatchValidator:
                 implied_list=raw.mapping.template,
                 infer_subject_type="subject_type" not in raw.mapping.columns.values())
             self._validators[raw.source_index] = validator
+            if self._memo is not None:
+                per_source = self._memo_base.copy()
+                per_source.update(orjson.dumps([raw.mapping.template, validator.infer_subject_type]))
+                self._memo_keys[raw.source_index] = per_source
+        memo, memo_base = self._memo, self._memo_keys.get(raw.source_index)
         index, mapping, n_headers = raw.source_index, raw.mapping, raw.n_headers
         provenance_head = b',"source":{"file":' + orjson.dumps(raw.table_name) + b',"row":'
         provenance_tail = f',"batch":"{raw.batch_id}","imported_at":"{self.ctx.imported_at}"}}}}'.encode()
@@ -187,8 +200,22 @@ class BatchValidator:
             if len(values) > n_headers and any(v not in (None, "") for v in values[n_headers:]):
                 problems = [Problem("row", "该行的列数多于表头", "row has more cells than the header")]
             else:
-                result = validator.validate(mapping.pick(values))
+                picked = mapping.pick(values)
+                if memo is not None:
+                    hasher = memo_base.copy()
+                    hasher.update(orjson.dumps(picked))
+                    memo_key = hasher.digest()
+                    packed = memo.get(memo_key)
+                    if packed is not None:
+                        batch.memo_hits.append(memo_key)
+                        batch.staged.append(_stage(unpack(packed, self.ctx.catalogue), self.ctx, self.calendar,
+                                                   index, row_number, provenance_head, provenance_tail,
+                                                   batch.adjustments))
+                        continue
+                result = validator.validate(picked)
                 if isinstance(result, ValidRow):
+                    if memo is not None:
+                        batch.memo_new.append((memo_key, pack(result)))  # before the lifecycle changes it
                     batch.staged.append(_stage(result, self.ctx, self.calendar, index, row_number,
                                                provenance_head, provenance_tail, batch.adjustments))
                     continue

@@ -238,7 +238,8 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
                       changes=result.manifest["changes"], sources_detail=result.manifest["sources"],
                       late_decisions={k: result.manifest["timeliness"][k] for k in ("public", "late", "on_time_rate")},
                       period_adjustments=result.manifest["period_adjustments"]["total"],
-                      checksums={name: f["sha256"] for name, f in result.manifest["files"].items()})
+                      checksums={name: f["sha256"] for name, f in result.manifest["files"].items()},
+                      memo=result.memo)
         step = "site"
         _say(progress, step)
         staging.mkdir()
