@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -25,10 +26,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 LINKED_DIRS = ("entries", "lists", "subjects")  # the release's symlinks into its entry slot (portal.site.store.MANAGED_DIRS)
 
+# The policy docs/hardening.md recommends for the site (Pagefind needs wasm-unsafe-eval; the theme has no
+# inline script), with frame-ancestors to match X-Frame-Options.
+SITE_CSP = b"script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 SITE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", SITE_CSP),
 ]
 
 
@@ -74,20 +79,27 @@ def site_app(site_dir: Path) -> Starlette:
                      middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=1024)])
 
 
-def serve(var_dir: Path, *, host: str = "127.0.0.1", site_port: int = 8000, api_port: int = 8001) -> None:
-    """Run the site and the API in one process until interrupted."""
+def build_servers(var_dir: Path, *, host: str = "127.0.0.1", site_port: int = 8000, api_port: int = 8001,
+                  settings: Any = None) -> list[uvicorn.Server]:
+    """The site server and the API server (``search_api.server.server_config``: request-head limits, and the
+    client address decided by ``PORTAL_TRUST_FORWARDED_FOR`` alone). ``settings`` default: the environment."""
     current = var_dir / "current"
+    url_host = f"[{host}]" if ":" in host else host
     os.environ.setdefault("PORTAL_INDEX_PATH", str(current / "index.db"))
     os.environ.setdefault("PORTAL_SNAPSHOT_DIR", str(var_dir / "snapshots" / "latest"))
-    os.environ.setdefault("PORTAL_SITE_ORIGIN", f"http://{host}:{site_port}")
+    os.environ.setdefault("PORTAL_SITE_ORIGIN", f"http://{url_host}:{site_port}")
     from search_api.app import create_app
+    from search_api.server import server_config
     from search_api.settings import Settings
 
-    api = create_app(Settings())
-    servers = [
-        uvicorn.Server(uvicorn.Config(site_app(current / "site"), host=host, port=site_port, log_level="warning")),
-        uvicorn.Server(uvicorn.Config(api, host=host, port=api_port, log_level="warning")),
-    ]
+    api = create_app(settings or Settings())
+    return [uvicorn.Server(server_config(site_app(current / "site"), host=host, port=site_port)),
+            uvicorn.Server(server_config(api, host=host, port=api_port))]
+
+
+def serve(var_dir: Path, *, host: str = "127.0.0.1", site_port: int = 8000, api_port: int = 8001) -> None:
+    """Run the site and the API in one process until interrupted."""
+    servers = build_servers(var_dir, host=host, site_port=site_port, api_port=api_port)
 
     async def run_all() -> None:
         await asyncio.gather(*(server.serve() for server in servers))

@@ -31,11 +31,17 @@ DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 's
             "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
 
 
-# Anything that may be a resident ID number (18 characters, or the legacy 15 digits): any run of 15 or more
-# digits, single spaces or hyphens between them allowed (people type "511702 19850312 123X"), wherever it
-# stands (a path such as /subjects/{ID number}, or a "non-personal" filter such as list_code filled with a
-# number). Logged as <id>; an all-digit entry id is caught too, which costs nothing.
-DIGIT_RUN = re.compile(r"\d(?:[ \-]?\d){14,}[Xx]?")
+# Anything that may be a resident ID number (18 characters, or the legacy 15 digits) or a card number: any
+# run of 11 or more digits (mobiles too), with up to three separators between two digits — spaces, tabs,
+# "-", ".", "_", "/", "+" (a decoded space), middle dots and zero-width characters: people type
+# "511702 19850312 123X" and paste "5117.0219.8503.1200.38" — wherever it stands (a path such as
+# /subjects/{ID number}, or a "non-personal" filter such as list_code filled with a number). Logged as <id>;
+# an all-digit entry id is caught too, which costs nothing.
+_LOG_SEP = "[\\s\\-._/+\u00b7\u200b-\u200d\u2060\ufeff]"
+DIGIT_RUN = re.compile(r"\d(?:" + _LOG_SEP + r"{0,3}\d){10,}(?:" + _LOG_SEP + r"{0,3}[Xx])?")
+# Parameters of the API, whose names may be logged; any other name is logged as <param> (a stray
+# "?<number>" or "?张三=1" arrives as a parameter name).
+KNOWN_PARAMS = LOGGABLE_PARAMS | {"q", "authority", "region", "facets", "cursor"}
 
 
 def redact_path(path: str) -> str:
@@ -46,7 +52,7 @@ def redact_query(query_string: str) -> str:
     parts = []
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         loggable = name in LOGGABLE_PARAMS and not DIGIT_RUN.search(value)
-        shown_name = DIGIT_RUN.sub("<id>", name)  # a stray "?<number>" arrives as a parameter name
+        shown_name = name if name in KNOWN_PARAMS else "<param>"
         parts.append(f"{name}={value}" if loggable else f"{shown_name}=<{len(value)}>")
     return "&".join(parts)
 

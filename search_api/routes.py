@@ -41,7 +41,7 @@ from search_api.models import (
     StatsResponse,
     SubjectResponse,
 )
-from search_api.ratelimit import RateLimiter, rate_limit_key
+from search_api.ratelimit import RateLimiter
 from search_api.settings import (
     DEFAULT_CHANGES_PER_PAGE,
     DEFAULT_PER_PAGE,
@@ -101,8 +101,9 @@ StateDep = Annotated[AppState, Depends(state)]
 
 
 def client_ip(request: Request) -> str:
-    """The rate-limit key of the caller: its IP address, IPv6 grouped by /64 (see ``rate_limit_key``)."""
-    return rate_limit_key(request.app.state.client_ip(request.scope))
+    """The caller's address (socket, or X-Forwarded-For when trusted); the limiters group it by client
+    (IPv6 /64) and network (IPv4 /24, IPv6 /48), see ``search_api.ratelimit``."""
+    return str(request.app.state.client_ip(request.scope))
 
 
 def limit(limiter: RateLimiter, key: str) -> None:

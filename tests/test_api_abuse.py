@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -504,3 +505,31 @@ def test_access_logs_never_contain_an_id_number(work: Path, served: str, capture
     assert "/api/v1/lookup" in log and "q=<18>" in log and "list_kind=black" in log
     for form in (number, number.lower(), number[:17], number[6:14] + number[14:17]):
         assert form not in log, f"{form} leaked into the access log:\n{log}"
+
+
+def test_access_logs_redact_numbers_however_they_are_separated(work: Path, served: str,
+                                                               captured_logs: io.StringIO) -> None:
+    """Issue 12: '.', '_', '/', double spaces, tabs and zero-width spaces between the groups, and numbers or
+    names as query-parameter names, are redacted in both access logs."""
+    number = PERSON_ID
+    groups = (number[:6], number[6:14], number[14:])
+    written = [separator.join(groups) for separator in (".", "_", "/", "  ", "\t", "\u200b", " - ")]
+    written.append(".".join(number[i:i + 4] for i in range(0, 18, 4)))
+    with httpx.Client(base_url=served, timeout=10) as http:
+        for form in written:
+            http.get("/api/v1/search", params={"q": form})
+            http.get("/api/v1/search", params={"list_code": form})
+            http.get(f"/api/v1/subjects/{quote(form)}")
+            http.get(f"/api/v1/search?{quote(form)}=1")
+        http.get("/api/v1/search?%E5%BC%A0%E4%B8%89%E7%9A%84%E8%AF%81=1")  # 张三的证 as a parameter name
+        sent = 4 * len(written) + 1
+    deadline = time.monotonic() + 5
+    while (min(captured_logs.getvalue().count(name) for name in ("uvicorn.access", "search_api.access")) < sent
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
+    log = captured_logs.getvalue()
+    assert sum(line.startswith("search_api.access") for line in log.splitlines()) == sent
+    digits_only = "".join(ch for ch in log if ch.isdigit() or ch in "Xx\n")
+    for line in digits_only.splitlines():
+        assert number[:17] not in line and number[6:14] + number[14:17] not in line, log
+    assert "张三" not in log and "<param>=<1>" in log

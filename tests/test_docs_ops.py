@@ -123,8 +123,9 @@ def test_publish_timer_and_service_keys() -> None:
 def test_api_service_serves_the_live_index() -> None:
     service = read_unit(DEPLOY / "portal-api.service")
     exec_start = shlex.split(values(service, "Service", "ExecStart")[0])
-    assert exec_start[0] == f"{INSTALL_ROOT}/.venv/bin/uvicorn"
-    assert exec_start[1] == "search_api.app:app"
+    # python -m search_api: uvicorn with the request-head limits and without uvicorn's own proxy headers
+    assert exec_start[0] == f"{INSTALL_ROOT}/.venv/bin/python"
+    assert exec_start[1:3] == ["-m", "search_api"]
     assert exec_start[exec_start.index("--host") + 1] == "127.0.0.1"  # nginx in front, never public
     env = environment(service)
     assert env["PORTAL_INDEX_PATH"] == "var/current/index.db"
