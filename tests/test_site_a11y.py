@@ -48,7 +48,23 @@ def _pages() -> list[tuple[str, str]]:
         ("tombstone", f"/entries/{demo_tombstones()[0]['id']}/"),
         ("policy", "/policies/2024/ceshi-xinyong-xiufu-banfa/"), ("forms", "/forms/"),
         ("statistics", "/statistics/"), ("notice-period", "/notice-period/"),
+        ("subject", f"/subjects/{shared_subject_uscc()}/"), ("list-decision", "/lists/xzcf/"),
+        ("entry-penalty", f"/entries/{first_org('XZCF')['id']}/"),
+        ("entry-licence", f"/entries/{first_org('XZXK')['id']}/"), ("lists", "/lists/"), ("measures", "/measures/"),
+        ("data", "/data/"), ("sitemap", "/sitemap/"), ("404", "/404.html"), ("guide", "/yiyi-chuli/"),
     ]
+
+
+def first_org(code: str) -> dict[str, Any]:
+    return next(e for e in demo_entries() if e["list_code"] == code and not e["is_person"])
+
+
+def shared_subject_uscc() -> str:
+    """The demo company with entries on several lists (its subject page has every section filled)."""
+    from collections import Counter
+
+    counts = Counter(e["uscc"] for e in demo_entries() if not e["is_person"])
+    return counts.most_common(1)[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +95,7 @@ def test_no_serious_axe_violations_on_a_desktop_in_elder_mode(served: str, brows
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script("localStorage.setItem('portal-prefs', JSON.stringify({elder: true, font: 'large'}))")
     page = context.new_page()
-    for path in ("/", _pages()[3][1]):
+    for path in ("/", _pages()[3][1], f"/subjects/{shared_subject_uscc()}/", "/search/"):
         page.goto(served + path)
         assert page.evaluate("document.documentElement.dataset.elder") == "on"
         assert axe_problems(page) == [], path
