@@ -142,3 +142,24 @@ def test_search_page_says_when_the_api_is_unreachable(served: str, browser: Any)
     status.filter(has_text="无法连接").wait_for(timeout=10_000)
     assert page.locator("#search-results li").count() == 0
     page.close()
+
+
+def test_policy_filters_are_in_the_address_and_match_joint_issuers(served: str, browser: Any) -> None:
+    """The 2024 policy is issued jointly by the credit office and the city government's office: filtering by
+    the government's office finds both policies; the filter is in the address, and a shared link restores it."""
+    page = browser.new_page()
+    page.goto(served + "/policies/")
+    issuers = page.locator("#f-issuer option").all_inner_texts()
+    assert "达州市人民政府办公室" in issuers and not [i for i in issuers if "、" in i]  # joint issuers split
+    page.select_option("#f-issuer", "达州市人民政府办公室")
+    assert page.locator("#policy-list li:visible").count() == 2
+    page.select_option("#f-year", "2024")
+    assert page.locator("#policy-list li:visible").count() == 1
+    shared = page.url
+    assert "year=2024" in shared and "issuer=" in shared
+    other = browser.new_page()
+    other.goto(shared)
+    assert other.locator("#f-year").input_value() == "2024"
+    assert other.locator("#policy-list li:visible").count() == 1 and "共 1 件" in other.locator("#policy-count").inner_text()
+    other.close()
+    page.close()
