@@ -53,7 +53,7 @@ FIELD_HEADERS = {
     "id_number": {"证件号码", "id_number"},
     "rep_id": {"法定代表人证件号码", "legal_rep_id_number"},
     "list": {"名单名称", "list_name"},
-    "decision_date": {"认定日期", "处罚决定日期", "decision_date"},
+    "decision_date": {"认定日期", "处罚决定日期", "许可决定日期", "decision_date"},
     "publish_until": {"公布截止日期", "公示截止期", "publish_until"},
     "status": {"状态", "status"},
     "removal_date": {"移出日期", "removal_date"},

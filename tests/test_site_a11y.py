@@ -48,7 +48,23 @@ def _pages() -> list[tuple[str, str]]:
         ("tombstone", f"/entries/{demo_tombstones()[0]['id']}/"),
         ("policy", "/policies/2024/ceshi-xinyong-xiufu-banfa/"), ("forms", "/forms/"),
         ("statistics", "/statistics/"), ("notice-period", "/notice-period/"),
+        ("subject", f"/subjects/{shared_subject_uscc()}/"), ("list-decision", "/lists/xzcf/"),
+        ("entry-penalty", f"/entries/{first_org('XZCF')['id']}/"),
+        ("entry-licence", f"/entries/{first_org('XZXK')['id']}/"), ("lists", "/lists/"), ("measures", "/measures/"),
+        ("data", "/data/"), ("sitemap", "/sitemap/"), ("404", "/404.html"), ("guide", "/yiyi-chuli/"),
     ]
+
+
+def first_org(code: str) -> dict[str, Any]:
+    return next(e for e in demo_entries() if e["list_code"] == code and not e["is_person"])
+
+
+def shared_subject_uscc() -> str:
+    """The demo company with entries on several lists (its subject page has every section filled)."""
+    from collections import Counter
+
+    counts = Counter(e["uscc"] for e in demo_entries() if not e["is_person"])
+    return counts.most_common(1)[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +95,7 @@ def test_no_serious_axe_violations_on_a_desktop_in_elder_mode(served: str, brows
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script("localStorage.setItem('portal-prefs', JSON.stringify({elder: true, font: 'large'}))")
     page = context.new_page()
-    for path in ("/", _pages()[3][1]):
+    for path in ("/", _pages()[3][1], f"/subjects/{shared_subject_uscc()}/", "/search/"):
         page.goto(served + path)
         assert page.evaluate("document.documentElement.dataset.elder") == "on"
         assert axe_problems(page) == [], path
@@ -125,4 +141,25 @@ def test_search_page_says_when_the_api_is_unreachable(served: str, browser: Any)
     status = page.locator("#search-status")
     status.filter(has_text="无法连接").wait_for(timeout=10_000)
     assert page.locator("#search-results li").count() == 0
+    page.close()
+
+
+def test_policy_filters_are_in_the_address_and_match_joint_issuers(served: str, browser: Any) -> None:
+    """The 2024 policy is issued jointly by the credit office and the city government's office: filtering by
+    the government's office finds both policies; the filter is in the address, and a shared link restores it."""
+    page = browser.new_page()
+    page.goto(served + "/policies/")
+    issuers = page.locator("#f-issuer option").all_inner_texts()
+    assert "达州市人民政府办公室" in issuers and not [i for i in issuers if "、" in i]  # joint issuers split
+    page.select_option("#f-issuer", "达州市人民政府办公室")
+    assert page.locator("#policy-list li:visible").count() == 2
+    page.select_option("#f-year", "2024")
+    assert page.locator("#policy-list li:visible").count() == 1
+    shared = page.url
+    assert "year=2024" in shared and "issuer=" in shared
+    other = browser.new_page()
+    other.goto(shared)
+    assert other.locator("#f-year").input_value() == "2024"
+    assert other.locator("#policy-list li:visible").count() == 1 and "共 1 件" in other.locator("#policy-count").inner_text()
+    other.close()
     page.close()

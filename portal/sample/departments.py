@@ -56,6 +56,26 @@ PENALTY_TEMPLATE: tuple[tuple[str, str | None], ...] = (
 )
 PENALTY_TEMPLATE_HEADERS: tuple[str, ...] = tuple(h for h, _ in PENALTY_TEMPLATE)
 
+# The national 行政许可 data template (双公示): the same 行政相对人 and 法定代表人 columns, then the licence.
+LICENCE_TEMPLATE: tuple[tuple[str, str | None], ...] = (
+    *PENALTY_TEMPLATE[:13],
+    ("行政许可决定文书名称", "licence_doc_name"),
+    ("行政许可决定文书号", "decision_no"),
+    ("许可类别", "licence_category"),
+    ("许可证书名称", "licence_cert_name"),
+    ("许可编号", "licence_no"),
+    ("许可内容", "licence_content"),
+    ("许可决定日期", "decision_date"),
+    ("有效期自", "valid_from"),
+    ("有效期至", "valid_until"),
+    ("许可机关", "authority"),
+    ("许可机关统一社会信用代码", "authority_uscc"),
+    ("当前状态", "current_status"),
+    ("数据来源单位", "data_source"),
+    ("数据来源单位统一社会信用代码", "data_source_uscc"),
+    ("备注", "remarks"),
+)
+
 
 @dataclass(frozen=True)
 class Authority:
@@ -253,4 +273,23 @@ SAFETY = FileSpec(
     forced=(("AQSCSX", ORG),),
 )
 
-DEPARTMENT_FILES: tuple[FileSpec, ...] = (MARKET, TAX, COURT, WAGES, HONOURS, PENALTIES, SAFETY)
+LICENCES = FileSpec(
+    stem="shuanggongshi-xzxk",
+    department="达州市行政审批局",
+    lists=(("XZXK", 100),),
+    subjects={"XZXK": ((ORG, 70), (INDIVIDUAL_BUSINESS, 20), (PERSON, 10))},
+    list_names={"XZXK": ()},
+    columns=LICENCE_TEMPLATE,
+    date_style=DATE_SLASH_PADDED,
+    format_preference=(CSV_UTF8, CSV_GBK, XLSX),
+    weight=8,
+    authorities=(
+        Authority("达州市行政审批局", "达审批"), Authority("达州市交通运输局", "达交"),
+        Authority("达州市市场监督管理局", "达市监"), Authority("达州市生态环境局", "达环"),
+        Authority("宣汉县行政审批局", "宣审批"),
+    ),
+    forced=(("XZXK", ORG),),
+)
+
+# LICENCES last: the files before it keep the streams (and so the rows) they had before it was added.
+DEPARTMENT_FILES: tuple[FileSpec, ...] = (MARKET, TAX, COURT, WAGES, HONOURS, PENALTIES, SAFETY, LICENCES)

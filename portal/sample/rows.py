@@ -69,7 +69,7 @@ DATE_FORMATTERS: dict[str, DateFormatter] = {
     DATE_SLASH_PADDED: lambda d: f"{d.year}/{d.month:02d}/{d.day:02d}",
     DATE_ISO: date.isoformat,
 }
-DATE_KEYS = ("decision_date", "publish_from", "publish_until", "removal_date")
+DATE_KEYS = ("decision_date", "publish_from", "publish_until", "removal_date", "valid_from", "valid_until")
 
 
 def date_formatter(style: str, fmt: str) -> DateFormatter:
@@ -244,6 +244,8 @@ class RowBuilder:
             row["bank_account"] = subject.bank_account
         if category:
             self._penalty(row, subject, authority, category, offence, dates.publish_until)
+        if list_spec.code == "XZXK":
+            self._licence(row, authority, dates.decision)
         return row
 
     def _decision_no(self, authority: Authority, code: str, year: int) -> str:
@@ -252,6 +254,8 @@ class RowBuilder:
             return f"（{year}）川{authority.court_code}执{between(random_, 1, 4999)}号"
         if code == "XZCF":
             return f"{authority.abbreviation}罚〔{year}〕{between(random_, 1, 999)}号"
+        if code == "XZXK":
+            return f"{authority.abbreviation}许〔{year}〕{between(random_, 1, 999)}号"
         if code in ("CXSFQY", "CXGR"):  # honours are announced in a few batch documents a year
             return f"{authority.abbreviation}〔{year}〕{pick(random_, (12, 48, 87))}号"
         return f"{authority.abbreviation}信〔{year}〕{between(random_, 1, 999)}号"
@@ -277,6 +281,23 @@ class RowBuilder:
                 row["uscc"] = ""
             elif rng.random() < 0.25:
                 row["org_code"] = subject.uscc[8:17]
+
+    def _licence(self, row: dict[str, object], authority: Authority, decided: date) -> None:
+        """The licence columns of the 行政许可 template; valid until a day after ``as_of`` (it is public while
+        the licence is valid, and ingest takes 有效期至 as the end of publication)."""
+        rng, random_ = self.rng, self.random
+        certificate, content, category, prefix = pick(random_, texts.LICENCES)
+        row["licence_doc_name"] = "准予行政许可决定书"
+        row["licence_category"] = category
+        row["licence_cert_name"] = certificate
+        row["licence_no"] = f"{prefix}{rng.randrange(10**8):08d}"
+        row["licence_content"] = content
+        row["valid_from"] = decided
+        row["valid_until"] = date.fromordinal(self.as_of.toordinal() + between(random_, 30, 1500))
+        row["current_status"] = "有效"
+        row["authority_uscc"] = row["data_source_uscc"] = self.authority_uscc[authority.name]
+        row["data_source"] = authority.name
+        row["remarks"] = ""
 
     # --- defects and dirt ------------------------------------------------------------------------------
 

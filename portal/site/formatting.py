@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -111,7 +112,15 @@ JINJA_FILTERS = {
     "list_terms": terms_for,
     "detail_items": detail_items,
     "subject_key": lambda e: subject_key(e),
+    "issuers": lambda text: split_issuers(text),
 }
+
+_ISSUER_SEPARATORS = re.compile(r"[、，,；;/]+")
+
+
+def split_issuers(text: str | None) -> list[str]:
+    """The issuers of a jointly issued document (四川省发展和改革委员会、中国人民银行…), each on its own."""
+    return [part.strip() for part in _ISSUER_SEPARATORS.split(text or "") if part.strip()]
 
 
 def subject_key(entry: Any) -> str | None:

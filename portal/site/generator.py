@@ -28,7 +28,7 @@ from portal.site import charts, forked, pagefind
 from portal.site.catalogues import Measure, forms_by_page, load_forms, load_measures
 from portal.site.downloads import BackgroundCalls, ListDownload, csv_rows, json_records
 from portal.site.feeds import list_changes_feed, notices_feed, robots_txt, sitemap_url, write_sitemap
-from portal.site.formatting import KIND_DESCRIPTIONS, KIND_ORDER
+from portal.site.formatting import KIND_DESCRIPTIONS, KIND_ORDER, split_issuers
 from portal.site.pages import ListPager, StoredPageRenderer
 from portal.site.snapshot_view import SnapshotView, load_snapshot
 from portal.site.store import PageStore, RenderJob, RenderWorker, scan_key
@@ -199,7 +199,8 @@ class PortalGenerator(Generator):
                    years=sorted({p.date.year for p in policies}, reverse=True),
                    levels=[lv for lv in ("国家", "省", "市", "县") if any(
                        getattr(p, "level", None) == lv for p in policies)],
-                   issuers=sorted({getattr(p, "issuer", "") for p in policies} - {""}))
+                   # a jointly issued document is found under each of its issuers
+                   issuers=sorted({name for p in policies for name in split_issuers(getattr(p, "issuer", ""))}))
 
     def _page(self, writer: Any, save_as: str, template: str, url: str | None, **kwargs: Any) -> None:
         """A small page through Pelican's writer; ``url`` None keeps it out of the sitemap."""
