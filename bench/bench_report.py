@@ -10,7 +10,8 @@ because the whole load comes from one client) and requests reports one after ano
 subjects drawn with a fixed seed from the index: organisations with one entry, with several, the ones with
 the most entries, and valid USCCs without any entry. Server time is the time from sending the request to
 the last byte of the PDF (loopback adds well under a millisecond). Each run's p50/p95 is kept; the report
-shows the median of the runs.
+shows the median of the runs. For comparison each run also times ``GET /subjects/{uscc}`` (the same index
+lookup answered as JSON) for the same subjects.
 
 The synthetic snapshot: entries of organisations (valid USCCs, several entries for some, a few with dozens)
 and natural persons in the proportions of the sample data (about a quarter persons), every PublicEntry field
@@ -126,7 +127,7 @@ def run(work: Path, requests: int, runs: int) -> None:
     groups = subjects(work)
     port = free_port()
     env = {**os.environ, "PORTAL_INDEX_PATH": str(work / "index.db"), "PORTAL_ACCESS_LOG": "false",
-           "PORTAL_RATE_REPORT_PER_MINUTE": "100000000", "PORTAL_REPORT_REGISTRY_DB": str(work / "reports.sqlite3"),
+           "PORTAL_RATE_REPORT_PER_MINUTE": "100000000", "PORTAL_RATE_SEARCH_PER_MINUTE": "100000000", "PORTAL_REPORT_REGISTRY_DB": str(work / "reports.sqlite3"),
            "PORTAL_REPORT_DEV_KEY_DIR": str(work / "report-key"), "PORTAL_HMAC_KEY": "bench-only-key-0123456789abcdef"}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "search_api.app:app", "--port", str(port),
                                "--log-level", "warning", "--workers", "1"], env=env, cwd=ROOT)
@@ -153,7 +154,14 @@ def run(work: Path, requests: int, runs: int) -> None:
                     response.raise_for_status()
                     times[name].append(elapsed)
                 every = [t for values in times.values() for t in values]
-                results["runs"].append({"all": summary(every), **{name: summary(v) for name, v in times.items() if v}})
+                # the same lookup as JSON (GET /subjects/{uscc}): what the report adds is rendering and signing
+                json_times = []
+                for code in groups["2-10 entries"]:
+                    started = time.perf_counter()
+                    client.get(f"{base}/subjects/{code}").raise_for_status()
+                    json_times.append((time.perf_counter() - started) * 1000)
+                results["runs"].append({"all": summary(every), **{name: summary(v) for name, v in times.items() if v},
+                                        "JSON /subjects/{uscc} (2-10 entries)": summary(json_times)})
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -123,9 +123,10 @@ async def subject_report(request: Request, app: StateDep, reports: ReportDep,
                                            app.engine.meta()))
     if len(entries) > MAX_REPORT_ENTRIES:
         raise ApiError(503, "report_too_large", "该主体的公示记录过多，无法在线出具报告，请到信用服务窗口办理")
-    issued = await reports.run(reports.issuer.issue, subject, entries,
-                               data_as_of=date.fromisoformat(str(meta["data_as_of"])[:10]),
-                               snapshot_version=str(meta.get("version") or "") or None)
+    # on the report thread, issuer included: in development the first report loads the font and makes the key
+    issued = await reports.run(lambda: reports.issuer.issue(
+        subject, entries, data_as_of=date.fromisoformat(str(meta["data_as_of"])[:10]),
+        snapshot_version=str(meta.get("version") or "") or None))
     number = issued.content.report_no
     return Response(issued.pdf, media_type="application/pdf", headers={
         "Content-Disposition": f"attachment; filename=\"credit-report-{number}.pdf\"; "
