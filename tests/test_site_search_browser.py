@@ -75,7 +75,7 @@ def test_phone_search_for_a_two_character_name_leads_to_the_masked_entry(portal:
     assert "?q=" in page.url  # the query is in the address, so back/forward and sharing work
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "search-phone.png"), full_page=True)
-    result.first.get_by_role("link").click()
+    result.first.get_by_role("link", name=person["subject_name"]).click()
     page.wait_for_url(f"**/entries/{person['id']}/")
     assert page.get_by_role("heading", level=1).inner_text() == person["subject_name"]
     assert page.locator('meta[name="robots"]').get_attribute("content").startswith("noindex")
