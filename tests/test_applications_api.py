@@ -317,10 +317,13 @@ def test_cors_allows_only_the_site(service: dict[str, Any]) -> None:
     error_of(refused, 400, "cors_refused")
 
 
-def test_received_on_a_holiday_counts_from_the_next_working_days(tmp_path: Path, index: Path) -> None:
-    # 2026-10-01 (国庆) : working days resume on 10-09 (Friday) per the State Council's 2026 arrangement.
+def test_deadlines_skip_holidays_and_count_adjusted_working_weekends() -> None:
+    """2025 春节 (State Council, 国办发明电〔2024〕12号): 1月28日–2月4日 off; Sunday 1月26日 and Saturday 2月8日
+    are working days."""
     from portal.applications import rules
     from portal.applications.rules import Kind
 
-    assert rules.accept_due(date(2026, 10, 1)) > date(2026, 10, 8)
-    assert rules.deadlines(Kind.OBJECTION, date(2026, 11, 23), date(2026, 11, 24))["decide_by"] == "2026-12-08"
+    assert rules.accept_due(date(2025, 1, 24)) == date(2025, 1, 27)  # Friday → Sunday 26th (调休) → Monday 27th
+    assert rules.accept_due(date(2025, 1, 27)) == date(2025, 2, 6)  # the holiday week is skipped
+    # Accepted on 2025-02-06 (Thursday): 10 working days are 7th, Saturday 8th (调休), 10th–14th, 17th–19th.
+    assert rules.decision_due(Kind.OBJECTION, date(2025, 2, 6)) == date(2025, 2, 19)

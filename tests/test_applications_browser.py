@@ -24,6 +24,7 @@ from portal import snapshot as snap  # noqa: E402
 from portal.applications import rules  # noqa: E402
 from portal.applications.rules import Kind  # noqa: E402
 from portal.dates import today_shanghai  # noqa: E402
+from portal.identifiers import ric_check_digit  # noqa: E402
 from portal.ingest import SourceSpec  # noqa: E402
 from portal.publish import Layout, publish  # noqa: E402
 
@@ -38,6 +39,7 @@ PHONE = "13987654321"
 EMAIL = "leak-check-7f3a@example.cn"
 GROUNDS = "认定文书号应为达市监〔2025〕1号之一，LEAKMARK-GROUNDS-91c2，附处罚决定书。"
 ATTACHMENT = b"%PDF-1.4\n% LEAKMARK-ATTACHMENT-5d7e\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PERSON_ID = "51170219850307123" + ric_check_digit("51170219850307123")
 PRIVATE_VALUES = [CONTACT, PHONE, EMAIL, "LEAKMARK-GROUNDS-91c2", "LEAKMARK-ATTACHMENT-5d7e"]
 
 
@@ -52,13 +54,16 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     source = work / "dept.csv"
     with open(source, "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows([
-            ["主体名称", "主体类别", "统一社会信用代码", "名单名称", "认定日期", "认定部门", "认定文书号"],
-            ["达州市甲建筑工程有限公司", "法人及非法人组织", ORG_USCC, "严重违法失信企业名单", "2025-03-05",
-             "达州市市场监督管理局", "达市监〔2025〕1号"]])
+            ["主体名称", "主体类别", "统一社会信用代码", "证件号码", "名单名称", "认定日期", "认定部门", "认定文书号"],
+            ["达州市甲建筑工程有限公司", "法人及非法人组织", ORG_USCC, "", "严重违法失信企业名单", "2025-03-05",
+             "达州市市场监督管理局", "达市监〔2025〕1号"],
+            ["王小伟", "自然人", "", PERSON_ID, "失信被执行人名单", "2025-03-05", "达州市中级人民法院",
+             "（2025）川17执1号"]])
     layout = Layout(work / "var")
-    apply_port = sitebuild.free_port()
+    apply_port, api_port = sitebuild.free_port(), sitebuild.free_port()
     env_before = dict(os.environ)
-    os.environ.update(PORTAL_APPLY_URL=f"http://127.0.0.1:{apply_port}/apply/v1", PORTAL_RENDER_WORKER="0")
+    os.environ.update(PORTAL_APPLY_URL=f"http://127.0.0.1:{apply_port}/apply/v1", PORTAL_RENDER_WORKER="0",
+                      PORTAL_API_URL=f"http://127.0.0.1:{api_port}/api/v1")
     try:
         publish([SourceSpec(str(source))], layout, as_of=today_shanghai())
         with sitebuild.StaticServer(layout.current / "site") as site:
@@ -66,13 +71,21 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                    "PORTAL_APPLY_ACCESS_LOG": "false"}
             process = subprocess.Popen([sys.executable, "-m", "portal.cli", "applications", "serve", "--var",
                                         str(layout.root), "--port", str(apply_port)], env=env, cwd=ROOT)
+            api_env = {**os.environ, "PORTAL_INDEX_PATH": str(layout.current / "index.db"),
+                       "PORTAL_SNAPSHOT_DIR": str(layout.snapshots / "latest"), "PORTAL_SITE_ORIGIN": site.url,
+                       "PORTAL_ENGINE": "sqlite", "PORTAL_ACCESS_LOG": "false"}
+            api = subprocess.Popen([sys.executable, "-m", "uvicorn", "search_api.app:app", "--host", "127.0.0.1",
+                                    "--port", str(api_port), "--log-level", "warning"], env=api_env, cwd=ROOT)
             try:
                 sitebuild.wait_until_up(f"http://127.0.0.1:{apply_port}/healthz", process)
-                entry = next(snap.iter_entries(layout.snapshots / "latest"))
-                yield {"site": site.url, "layout": layout, "source": source, "entry": entry}
+                sitebuild.wait_until_up(f"http://127.0.0.1:{api_port}/healthz", api)
+                entries = {e["subject_type"]: e for e in snap.iter_entries(layout.snapshots / "latest")}
+                yield {"site": site.url, "layout": layout, "source": source, "entry": entries["法人及非法人组织"],
+                       "person": entries["自然人"]}
             finally:
-                process.terminate()
-                process.wait(timeout=10)
+                for server in (process, api):
+                    server.terminate()
+                    server.wait(timeout=10)
     finally:
         os.environ.clear()
         os.environ.update(env_before)
@@ -160,3 +173,47 @@ def test_objection_filed_in_the_browser_flags_the_entry_after_accept_and_publish
     assert all(value.encode() in private for value in PRIVATE_VALUES)
     context.close()
     assert timedelta(0) <= decide_by - today
+
+
+WIDER_THAN_SCREEN = """() => [...document.querySelectorAll('main *')].filter(el => el.getBoundingClientRect().right
+    > document.documentElement.clientWidth + 1).slice(0, 8).map(el => el.tagName + '#' + el.id + '.' + el.className + ':' + (el.textContent || '').trim().slice(0, 12))"""
+
+
+def axe_problems(page: Any) -> list[tuple[str, str, list[Any]]]:
+    page.add_script_tag(path=str(sitebuild.AXE_JS))
+    result = page.evaluate("""async () => await axe.run(document, {
+        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_person_search_result_links_to_the_form_without_repeating_the_name(deployment: dict[str, Any],
+                                                                          browser: Any) -> None:
+    person = deployment["person"]
+    context = browser.new_context(viewport={"width": 320, "height": 700}, is_mobile=True, has_touch=True)
+    context.add_init_script("localStorage.setItem('portal-prefs', JSON.stringify({elder: true, font: 'large'}))")
+    page = context.new_page()
+    page.goto(f"{deployment['site']}/search/?q=" + person["subject_name"])
+    result = page.locator("#search-results li.result").first
+    result.wait_for(timeout=15_000)
+    link = result.get_by_role("link", name="提出异议", exact=True)
+    assert link.get_attribute("href") == f"/apply/?entry={person['id']}&kind=objection"
+    assert result.get_by_role("link", name="申请信用修复").count() == 1  # a black list
+    link.click()
+    page.locator("#apply-form").wait_for(state="visible", timeout=15_000)
+    assert person["subject_name"] not in page.locator("main").inner_text()
+    assert "自然人" in page.locator("#apply-entry-subject").inner_text()
+    page.get_by_label("信用修复申请（已纠正失信行为、履行义务）").check()
+    assert "人民法院" in page.locator("#repair-refusal").inner_text()
+    assert page.get_by_role("button", name="提交申请").is_disabled()
+    page.get_by_label("个人", exact=True).check()
+    assert page.get_by_label("证件号码").is_visible()
+    # 320 px in elder mode: nothing of the page body wider than the screen (the main menu is the base
+    # template's), no serious accessibility problem.
+    assert page.evaluate("document.documentElement.dataset.elder") == "on"
+    assert page.evaluate(WIDER_THAN_SCREEN) == []
+    assert axe_problems(page) == []
+    page.goto(f"{deployment['site']}/apply-status/")
+    assert page.evaluate(WIDER_THAN_SCREEN) == []
+    assert axe_problems(page) == []
+    context.close()

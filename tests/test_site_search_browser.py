@@ -75,7 +75,7 @@ def test_phone_search_for_a_two_character_name_leads_to_the_masked_entry(portal:
     assert "?q=" in page.url  # the query is in the address, so back/forward and sharing work
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "search-phone.png"), full_page=True)
-    result.first.get_by_role("link").click()
+    result.first.get_by_role("link", name=person["subject_name"]).click()
     page.wait_for_url(f"**/entries/{person['id']}/")
     # A person's page is the shared shell; its script fetches the entry from the API (person rate limit).
     page.locator('#person-entry[data-state="ready"]').wait_for(timeout=10_000)

@@ -62,13 +62,13 @@ RECEIPT_RANDOM_LENGTH = 6  # base32 characters after the kind and date: 30 bits,
 
 # --- Retention --------------------------------------------------------------------------------------------
 # Closed applications (and their attachments) are kept this many years after they were closed, then purged
-# by the nightly run: long enough for 行政复议 (60 days) and 行政诉讼 (6 months), and for the archive
-# period that the office's own records schedule (文书档案保管期限, short-term 10 years is the usual; set
-# here to 3 years for the online copy, the paper file being the record).
+# by the nightly run: well past 行政复议 (60 days) and 行政诉讼 (6 months) against the decision, and as long
+# as a repaired subject's 3-year bar on a new repair after a broken commitment (修复办法 第十条). The paper
+# file, where the office keeps one, follows its own records schedule.
 RETENTION_YEARS = 3
 # Applications never accepted nor decided (abandoned, spam that passed the checks) are purged after this many
-# days: the office decides within 2 working days, so a year-old open application is an operator's oversight
-# and is reported by `portal applications list --overdue` long before.
+# days: the office decides within 2 working days, so a year-old open application is an operator's oversight,
+# shown in red by `portal applications list` long before.
 UNDECIDED_RETENTION_DAYS = 365
 
 
