@@ -44,7 +44,9 @@ def changed_copy(src_dir: Path, dst_dir: Path, offset: int) -> int:
     from portal.headers import map_headers
     from portal.importers import open_source
 
-    dst_dir.mkdir(parents=True, exist_ok=True)
+    partial = dst_dir.with_name(dst_dir.name + ".partial")  # renamed when complete: a killed run redoes it
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     changed = 0
     for path in sorted(src_dir.glob("*.csv")):
         table = open_source(str(path))
@@ -56,8 +58,9 @@ def changed_copy(src_dir: Path, dst_dir: Path, offset: int) -> int:
             if n % CHANGE_EVERY == offset and len(record) > facts_col and record[facts_col]:
                 record[facts_col] += f"（{offset}次更正）"
                 changed += 1
-        with open(dst_dir / path.name, "w", encoding="utf-8", newline="") as f:
+        with open(partial / path.name, "w", encoding="utf-8", newline="") as f:
             csv.writer(f).writerows(records)
+    partial.rename(dst_dir)
     return changed
 
 
@@ -122,10 +125,9 @@ def main() -> None:
         ours = time.perf_counter() - t0
         theirs = None if args.no_peer else peer(files, work)
         results.append({"cold": cold, "nightly1": n1, "nightly2": n2, "peer": theirs})
-        shutil.rmtree(var, ignore_errors=True)
+        (work / "results.json").write_text(json.dumps(results, indent=1))
         print(f"run {i + 1}: cold {cold['total']:.1f} s, nightly {n1['total']:.1f} / {n2['total']:.1f} s"
               + (f", sqlite-utils {theirs['total']:.1f} s" if theirs else "") + f" ({ours:.0f} s ours)", flush=True)
-    (work / "results.json").write_text(json.dumps(results, indent=1))
     report(results, args.rows, files)
 
 
