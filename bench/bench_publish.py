@@ -44,7 +44,9 @@ def changed_copy(src_dir: Path, dst_dir: Path, offset: int) -> int:
     from portal.headers import map_headers
     from portal.importers import open_source
 
-    dst_dir.mkdir(parents=True, exist_ok=True)
+    partial = dst_dir.with_name(dst_dir.name + ".partial")  # renamed when complete: a killed run redoes it
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     changed = 0
     for path in sorted(src_dir.glob("*.csv")):
         table = open_source(str(path))
@@ -56,8 +58,9 @@ def changed_copy(src_dir: Path, dst_dir: Path, offset: int) -> int:
             if n % CHANGE_EVERY == offset and len(record) > facts_col and record[facts_col]:
                 record[facts_col] += f"（{offset}次更正）"
                 changed += 1
-        with open(dst_dir / path.name, "w", encoding="utf-8", newline="") as f:
+        with open(partial / path.name, "w", encoding="utf-8", newline="") as f:
             csv.writer(f).writerows(records)
+    partial.rename(dst_dir)
     return changed
 
 
@@ -122,10 +125,9 @@ def main() -> None:
         ours = time.perf_counter() - t0
         theirs = None if args.no_peer else peer(files, work)
         results.append({"cold": cold, "nightly1": n1, "nightly2": n2, "peer": theirs})
-        shutil.rmtree(var, ignore_errors=True)
+        (work / "results.json").write_text(json.dumps(results, indent=1))
         print(f"run {i + 1}: cold {cold['total']:.1f} s, nightly {n1['total']:.1f} / {n2['total']:.1f} s"
               + (f", sqlite-utils {theirs['total']:.1f} s" if theirs else "") + f" ({ours:.0f} s ours)", flush=True)
-    (work / "results.json").write_text(json.dumps(results, indent=1))
     report(results, args.rows, files)
 
 
@@ -136,31 +138,39 @@ def _med(values: list[float]) -> float:
 def report(results: list[dict], rows: int, files: list[str]) -> None:
     size = sum(Path(f).stat().st_size for f in files) / 2**20
     first = results[0]["cold"]
-    print(f"\nMachine: {machine_line()}")
+    print(f"\nMachine: {machine_line()}; load average at the end {os.getloadavg()[0]:.1f}")
     print(f"Input: {rows:,} rows in {len(files)} CSV files ({size:.0f} MiB) → {first['entries']:,} entries, "
           f"{first['withdrawn']:,} tombstones; median of {len(results)} runs\n")
-    print("| publish | " + " | ".join(f"{s} s" for s in STEPS) + " | total s | % of cold | peak RSS MB by step |")
+    print("Wall seconds (CPU seconds) by step:\n")
+    print("| publish | " + " | ".join(STEPS) + " | total | % of cold (wall / CPU) | peak RSS MB by step |")
     print("|---|" + "---:|" * (len(STEPS) + 3))
     cold_total = _med([r["cold"]["total"] for r in results])
+    cold_cpu = _med([r["cold"].get("cpu_total", 0.0) for r in results])
     for name in ("cold", "nightly1", "nightly2"):
-        step_s = [_med([r[name]["steps"].get(s, {}).get("seconds", 0.0) for r in results]) for s in STEPS]
+        cells = []
+        for s in STEPS:
+            wall = _med([r[name]["steps"].get(s, {}).get("seconds", 0.0) for r in results])
+            cpu = _med([r[name]["steps"].get(s, {}).get("cpu_seconds", 0.0) for r in results])
+            cells.append(f"{wall:.1f} ({cpu:.1f})")
         rss = [max(r[name]["steps"].get(s, {}).get("peak_rss_mb", 0.0) for r in results) for s in STEPS]
         total = _med([r[name]["total"] for r in results])
-        print(f"| {name} | " + " | ".join(f"{v:.1f}" for v in step_s) + f" | {total:.1f} | "
-              f"{100 * total / cold_total:.0f}% | " + " / ".join(f"{v:.0f}" for v in rss) + " |")
+        cpu_total = _med([r[name].get("cpu_total", 0.0) for r in results])
+        print(f"| {name} | " + " | ".join(cells) + f" | {total:.1f} ({cpu_total:.1f}) | "
+              f"{100 * total / cold_total:.0f}% / {100 * cpu_total / max(cold_cpu, 1e-9):.0f}% | "
+              + " / ".join(f"{v:.0f}" for v in rss) + " |")
     if results[0]["peer"]:
         ins = _med([r["peer"]["insert"] for r in results])
         fts = _med([r["peer"]["enable_fts"] for r in results])
         peak = max(r["peer"]["peak_rss_mb"] for r in results)
         ingest = _med([r["cold"]["steps"]["ingest"]["seconds"] for r in results])
-        print(f"| sqlite-utils insert + enable-fts (peer) | {ins:.1f} (insert) | – | {fts:.1f} (fts) | – | "
+        print(f"| sqlite-utils insert + enable-fts (peer, wall) | {ins:.1f} (insert) | – | {fts:.1f} (fts) | – | "
               f"{ins + fts:.1f} | – | {peak:.0f} |")
-        print(f"\nCold ingest vs sqlite-utils insert: {ins / ingest:.2f}× ; cold publish vs insert + enable-fts: "
-              f"{(ins + fts) / cold_total:.2f}×")
-    memo = results[0]["nightly1"].get("ingest_memo")
-    if memo:
-        print(f"\nNightly ingest memo: {memo}")
-
+        print(f"\nWall-time ratios in the same run: sqlite-utils insert / cold ingest = {ins / ingest:.2f}×; "
+              f"(insert + enable-fts) / cold publish = {(ins + fts) / cold_total:.2f}×")
+    for name in ("nightly1", "nightly2"):
+        memo = results[0][name].get("ingest_memo")
+        if memo:
+            print(f"\n{name}: ingest memo {memo}; changes {results[0][name]['changes']}")
 
 if __name__ == "__main__":
     main()

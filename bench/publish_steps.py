@@ -2,7 +2,8 @@
 
     python bench/publish_steps.py VAR_DIR AS_OF FILE...
 
-The step boundaries come from publish()'s own progress callback (ingest, site, index, switch). Peak RSS per
+Wall time on a shared machine says as much about the neighbours as about the code, so each step's CPU
+seconds (this process and its ended children) are reported too. The step boundaries come from publish()'s own progress callback (ingest, site, index, switch). Peak RSS per
 step is sampled every 20 ms from /proc for this process and its children (the ingest workers are forked
 children), so a step's figure is the largest resident total seen while it ran.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import threading
 import time
@@ -31,6 +33,13 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have ended (the ingest workers and the
+    site's page writers end inside their step)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -46,6 +55,7 @@ class StepClock:
         self.steps: dict[str, dict[str, float]] = {}
         self.current: str | None = None
         self.started = 0.0
+        self.cpu_started = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -61,11 +71,12 @@ class StepClock:
             info["peak_rss_mb"] = max(info["peak_rss_mb"], total / 1024)
 
     def enter(self, step: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), _cpu_seconds()
         if self.current is not None:
             self.steps[self.current]["seconds"] = now - self.started
-        self.current, self.started = step, now
-        self.steps[step] = {"seconds": 0.0, "peak_rss_mb": 0.0}
+            self.steps[self.current]["cpu_seconds"] = cpu - self.cpu_started
+        self.current, self.started, self.cpu_started = step, now, cpu
+        self.steps[step] = {"seconds": 0.0, "cpu_seconds": 0.0, "peak_rss_mb": 0.0}
 
     def finish(self) -> None:
         self.enter("_end")
@@ -83,7 +94,7 @@ def main() -> None:
     record = publish([SourceSpec(f) for f in files], Layout(var), as_of=as_of, trigger="bench", progress=clock.enter)
     clock.finish()
     manifest = record["manifest"]
-    print(json.dumps({"total": time.perf_counter() - start, "steps": clock.steps,
+    print(json.dumps({"total": time.perf_counter() - start, "cpu_total": _cpu_seconds(), "steps": clock.steps,
                       "counts": manifest["counts"], "changes": manifest["changes"],
                       "entries": manifest["files"]["entries.jsonl"]["rows"],
                       "withdrawn": manifest["files"]["withdrawn.jsonl"]["rows"],

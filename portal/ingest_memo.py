@@ -36,6 +36,8 @@ from portal.validate import ValidRow
 
 MEMO_FILE = "ingest-memo.db"  # beside the snapshot versions (private working data, like the versions)
 MEMO_FORMAT = b"memo-1"
+LOOKUP_CHUNK = 500  # keys per SELECT … IN (…): under SQLite's default limit of 32,766 parameters
+MEMO_MMAP_BYTES = 1 << 30  # read the memo through the page cache without a read() per page
 # Files whose change can change a row's outcome: the portal's code and data, except what runs after ingest.
 _CODE_ROOT = Path(__file__).resolve().parent
 _CODE_SUFFIXES = (".py", ".toml", ".json", ".yaml", ".yml", ".csv", ".txt")
@@ -93,23 +95,29 @@ class MemoReader:
         self._db: sqlite3.Connection | None = None
         self._missing = not path.exists()
 
-    def get(self, key: bytes) -> bytes | None:
-        if self._missing:
-            return None
+    def get_many(self, keys: list[bytes]) -> dict[bytes, bytes]:
+        """The packed outcomes of those ``keys`` the memo holds: one query per batch, not per row (SQLite
+        walks an IN list in key order, so a batch's lookups also read the file in order)."""
+        if self._missing or not keys:
+            return {}
         if self._db is None:
             try:
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
                 self._db.execute("PRAGMA query_only = ON")
-                self._lookup = self._db.cursor()
+                self._db.execute(f"PRAGMA mmap_size = {MEMO_MMAP_BYTES}")
             except sqlite3.Error:
                 self._missing = True
-                return None
+                return {}
+        found: dict[bytes, bytes] = {}
         try:
-            found = self._lookup.execute("SELECT v FROM memo WHERE k = ?", (key,)).fetchone()
+            for start in range(0, len(keys), LOOKUP_CHUNK):
+                chunk = keys[start:start + LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(self._db.execute(f"SELECT k, v FROM memo WHERE k IN ({marks})", chunk))  # noqa: S608
         except sqlite3.Error:  # a memo from an older format or damaged: validate everything
             self._missing = True
-            return None
-        return found[0] if found else None
+            return {}
+        return found
 
     def close(self) -> None:
         if self._db is not None:
@@ -141,7 +149,8 @@ class MemoWriter:
         try:
             db.executescript("""
                 PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL;
-                CREATE TABLE IF NOT EXISTS memo (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+                -- A rowid table: values are ~1 KB, too big for a WITHOUT ROWID b-tree's pages (sqlite.org/withoutrowid).
+                CREATE TABLE IF NOT EXISTS memo (k BLOB PRIMARY KEY, v BLOB NOT NULL);
             """)
             db.execute("ATTACH DATABASE ? AS stage", (str(self.stage_file),))
             db.execute("BEGIN IMMEDIATE")

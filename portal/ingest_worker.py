@@ -196,16 +196,25 @@ class BatchValidator:
         provenance_head = b',"source":{"file":' + orjson.dumps(raw.table_name) + b',"row":'
         provenance_tail = f',"batch":"{raw.batch_id}","imported_at":"{self.ctx.imported_at}"}}}}'.encode()
         batch = Batch(index, raw.rows_read, [], [], 0)
+        picks: list[tuple[int, dict[str, str | None] | None, bytes]] = []
         for row_number, values in raw.rows:
             if len(values) > n_headers and any(v not in (None, "") for v in values[n_headers:]):
+                picks.append((row_number, None, b""))
+                continue
+            picked = mapping.pick(values)
+            if memo_base is None:
+                picks.append((row_number, picked, b""))
+                continue
+            hasher = memo_base.copy()
+            hasher.update(orjson.dumps(picked))
+            picks.append((row_number, picked, hasher.digest()))
+        known = memo.get_many([key for _, _, key in picks if key]) if memo is not None else {}
+        for row_number, picked, memo_key in picks:
+            if picked is None:
                 problems = [Problem("row", "该行的列数多于表头", "row has more cells than the header")]
             else:
-                picked = mapping.pick(values)
                 if memo is not None:
-                    hasher = memo_base.copy()
-                    hasher.update(orjson.dumps(picked))
-                    memo_key = hasher.digest()
-                    packed = memo.get(memo_key)
+                    packed = known.get(memo_key)
                     if packed is not None:
                         batch.memo_hits.append(memo_key)
                         batch.staged.append(_stage(unpack(packed, self.ctx.catalogue), self.ctx, self.calendar,
