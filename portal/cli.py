@@ -361,6 +361,9 @@ def print_summary(manifest: dict) -> None:  # type: ignore[type-arg]
         console.print(f"拒收明细见 rejects.csv（{manifest['files']['rejects.csv']['rows']:,} 条原因）")
 
 
+SUMMARY_ROWS = 20  # rule reports shown per kind in the import summary; manifest.json has the full lists
+
+
 def _late_cell(late: dict | None) -> str:  # type: ignore[type-arg]
     """History column: late 双公示 decisions / public ones (按时公示率)."""
     if not late or not late.get("public"):
@@ -374,11 +377,11 @@ def rule_report_lines(manifest: dict) -> list[str]:  # type: ignore[type-arg]
 
     lines = []
     adjusted = manifest.get("period_adjustments") or {}
-    for item in adjusted.get("listed", []):
+    for item in adjusted.get("listed", [])[:SUMMARY_ROWS]:
         bound = "最长" if item["kind"] == ABOVE_MAX else "最短"
         lines.append(f"[yellow]公布期限已按名单{bound}期限调整[/]：{item['source']} 第{item['row']}行（条目 {item['id']}），"
                      f"文件中为 {item['given']}，按 {item['applied']} 公布")
-    if adjusted.get("total", 0) > len(adjusted.get("listed", [])):
+    if adjusted.get("total", 0) > SUMMARY_ROWS:
         lines.append(f"……共 {adjusted['total']:,} 行公布期限被调整，明细见 manifest.json")
     timeliness = manifest.get("timeliness") or {}
     if timeliness.get("public"):
@@ -386,9 +389,11 @@ def rule_report_lines(manifest: dict) -> list[str]:  # type: ignore[type-arg]
                      f"逾期 {timeliness['late']:,} 条，明细见 late.jsonl）")
     labels = {"uscc": "统一社会信用代码", "org_code": "组织机构代码", "reg_no": "注册号", "name": "名称",
               "id_number": "证件号码", "legal_rep": "法定代表人证件号码"}
-    for item in manifest.get("conflicts", [])[:20]:
+    for item in manifest.get("conflicts", [])[:SUMMARY_ROWS]:
         lines.append(f"[yellow]红名单条目暂不公布[/]：{item['red_id']}（{item['list_code']}），因同一主体在 {item['by_list']} "
                      f"有效（按{labels.get(item['matched_by'], item['matched_by'])}识别，条目 {item['black_id']}）")
+    if manifest.get("conflicts_total", 0) > SUMMARY_ROWS:
+        lines.append(f"……共 {manifest['conflicts_total']:,} 条红名单条目暂不公布，明细见 manifest.json")
     return lines
 
 

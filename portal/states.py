@@ -1,7 +1,7 @@
 """One wording for each public state of an entry, shared by the site, the API, the CLI and the guides.
 
-The operator guide (docs/operator-guide.md, 条目状态) and the public help pages use these exact words;
-tests/test_rules_objection.py checks the site page and the API message against them.
+The operator guide (docs/operator-guide.md) and the public help pages (content/pages/help.md, yiyi-chuli.md)
+use these exact words; tests/test_rules_publish.py checks the site pages, the API messages and the guides.
 """
 
 from __future__ import annotations

@@ -72,12 +72,12 @@ def write_report(db: sqlite3.Connection, out_dir: Path, catalogue: Catalogue) ->
         writer.write_json(dict(zip(("id", "list_code", "decision_date", "deadline", "first_imported"), row,
                                    strict=True)))
     timed = [spec.code for spec in catalogue.lists if spec.publish_within]
-    by_list: dict[str, dict[str, Any]] = {}
-    for code in timed:
-        public = db.execute("SELECT count(*) FROM staged WHERE status IS NOT NULL AND list_code = ?",
-                            (code,)).fetchone()[0]
-        late = db.execute("SELECT count(*) FROM late WHERE list_code = ?", (code,)).fetchone()[0]
-        by_list[code] = {"public": public, "late": late, "on_time": public - late}
+    marks = ",".join("?" * len(timed))
+    public_by = dict(db.execute(f"SELECT list_code, count(*) FROM staged WHERE status IS NOT NULL "  # noqa: S608
+                                f"AND list_code IN ({marks}) GROUP BY 1", tuple(timed)).fetchall())
+    late_by = dict(db.execute("SELECT list_code, count(*) FROM late GROUP BY 1").fetchall())
+    by_list = {code: {"public": public_by.get(code, 0), "late": late_by.get(code, 0),
+                      "on_time": public_by.get(code, 0) - late_by.get(code, 0)} for code in timed}
     public = sum(v["public"] for v in by_list.values())
     late = sum(v["late"] for v in by_list.values())
     listed = [dict(zip(("id", "list_code", "decision_date", "deadline", "first_imported"), row, strict=True))

@@ -141,3 +141,13 @@ def test_objection_rejected_returns_the_red_entry(tmp_path: Path) -> None:
     do_publish(layout, [red], FIRST + timedelta(days=3))
     back = {e["id"]: e for e in snap.iter_entries(layout.snapshots / "latest")}
     assert back[red_id]["status"] == "已公布" and "达州市守信示范有限公司" in page(layout, red_id)
+
+
+def test_one_wording_per_state_in_the_guides() -> None:
+    root = Path(__file__).parent.parent
+    for path in ("docs/operator-guide.md", "content/pages/help.md", "content/pages/yiyi-chuli.md",
+                 "docs/snapshot-format.md"):
+        text = (root / path).read_text(encoding="utf-8")
+        assert SUSPENDED in text, path
+    for path in ("docs/operator-guide.md", "content/pages/help.md"):
+        assert WITHDRAWN in (root / path).read_text(encoding="utf-8"), path
