@@ -281,8 +281,9 @@ def serve(var: VarDir = DEFAULT_VAR_DIR, host: str = "127.0.0.1",
     if not (var / "current").exists():
         err_console.print("[red]尚未发布任何版本[/]：先运行 portal publish …")
         raise typer.Exit(2)
-    console.print(f"网站 http://{host}:{site_port}/    检索接口 http://{host}:{api_port}/api/v1/search?q=王伟    "
-                  f"接口文档 http://{host}:{api_port}/api/v1/docs")
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
+    console.print(f"网站 http://{shown}:{site_port}/    检索接口 http://{shown}:{api_port}/api/v1/search?q=王伟    "
+                  f"接口文档 http://{shown}:{api_port}/api/v1/docs")
     run_serve(var, host=host, site_port=site_port, api_port=api_port)
 
 

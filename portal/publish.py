@@ -25,10 +25,12 @@ before it goes live again; it never serves a mix of pages.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
 import shutil
+import sqlite3
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -107,7 +109,7 @@ class PublishError(Exception):
         self.en = en
 
 
-STEP_NAMES_ZH = {"ingest": "导入与校验", "site": "生成网站", "index": "建立检索索引", "switch": "切换上线"}
+STEP_NAMES_ZH = {"prepare": "准备", "ingest": "导入与校验", "site": "生成网站", "index": "建立检索索引", "switch": "切换上线"}
 
 SiteBuilder = Callable[[Path, Path, Path], None]  # (snapshot dir, output dir, entry slot dir)
 # (snapshot dir, index file) -> None, or a staged index of a search server (``go_live``/``undo``/``finish``,
@@ -198,11 +200,23 @@ def publish(sources: Sequence[SourceSpec], layout: Layout, *, as_of: date, trigg
                                site_builder=site_builder, index_builder=index_builder, progress=progress)
 
 
+def unwritable(layout: Layout, exc: OSError) -> PublishError:
+    """A var directory we cannot write to (read-only mount, permissions, full disk): one clear message."""
+    reason = exc.strerror or type(exc).__name__
+    return PublishError("prepare", f"运行数据目录“{layout.root}”无法写入（{reason}）。请检查目录权限、磁盘空间，"
+                                   "以及是否被挂载为只读。",
+                        f"cannot write to the deployment directory {layout.root} ({reason})")
+
+
 @contextmanager
 def _publish_lock(layout: Layout) -> Iterator[None]:
     """One publish or rollback at a time (flock: released when its process dies, however it dies)."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    with open(layout.root / ".publish.lock", "w") as lock:
+    try:
+        layout.root.mkdir(parents=True, exist_ok=True)
+        lock = open(layout.root / ".publish.lock", "w")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise unwritable(layout, exc) from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -218,12 +232,15 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
     from portal.ingest import run_ingest
     from portal.ingest_worker import display_name
 
-    audit = AuditLog(layout.audit)
     started = time.monotonic()
     record: dict[str, Any] = {"trigger": trigger, "as_of": as_of.isoformat(),
                               "sources": [display_name(s.spec) for s in sources], "outcome": "failed"}
-    layout.releases.mkdir(parents=True, exist_ok=True)
-    recover_interrupted(layout)
+    try:
+        audit = AuditLog(layout.audit)
+        layout.releases.mkdir(parents=True, exist_ok=True)
+        recover_interrupted(layout)
+    except (OSError, sqlite3.OperationalError) as exc:
+        raise unwritable(layout, exc if isinstance(exc, OSError) else OSError(str(exc))) from None
     previous_release = layout.live_release()
     staging = layout.releases / f".tmp-{os.getpid()}-{time.time_ns()}"
     version_dir: Path | None = None
@@ -264,7 +281,9 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
             shutil.rmtree(version_dir, ignore_errors=True)
         zh, en = _explain(exc)
         record.update(step=step, error_zh=zh, error_en=en, seconds=round(time.monotonic() - started, 2))
-        audit.append(record)
+        # The audit log is on the same (full or read-only) disk: the cause is reported all the same.
+        with contextlib.suppress(OSError, sqlite3.Error):
+            audit.append(record)
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         raise PublishError(step, zh, en) from exc

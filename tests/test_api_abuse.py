@@ -29,6 +29,8 @@ from portal.identifiers import ric_check_digit
 from search_api import keys
 from search_api.app import create_app
 from search_api.indexer import build_index
+from search_api.ratelimit import MAX_TRACKED_CLIENTS, NETWORK_RATE_FACTOR
+from search_api.server import MAX_HEADER_COUNT, MAX_REQUEST_HEAD_BYTES, MAX_REQUEST_LINE_BYTES
 from search_api.settings import (
     MAX_CHECK_SUBJECTS,
     MAX_PAGE,
@@ -378,6 +380,12 @@ def test_documented_bounds_match_the_default_settings() -> None:
     doc = SECURITY_DOC.read_text(encoding="utf-8")
     search = requests_within(defaults.rate_search_per_minute, defaults.rate_burst_factor, HOUR)
     person = requests_within(defaults.rate_person_per_minute, defaults.rate_burst_factor, HOUR)
+    # A /24 or a /48 (search_api.ratelimit): NETWORK_RATE_FACTOR times one client's rate and bucket.
+    network_person = requests_within(defaults.rate_person_per_minute * NETWORK_RATE_FACTOR,
+                                     defaults.rate_burst_factor, HOUR)
+    for number in (network_person, network_person * MAX_PER_PAGE, NETWORK_RATE_FACTOR, MAX_REQUEST_LINE_BYTES,
+                   MAX_REQUEST_HEAD_BYTES, MAX_HEADER_COUNT, MAX_TRACKED_CLIENTS):
+        assert f"{int(number):,}" in doc, f"{int(number):,} missing from docs/security.md"
     for number in (search, person, persons_within(defaults, HOUR), lookups_within(defaults, HOUR),
                    MAX_RESULT_WINDOW, MAX_PERSON_RESULT_WINDOW, MAX_PER_PAGE, MAX_QUERY_LENGTH,
                    MAX_CHECK_SUBJECTS, defaults.max_body_bytes):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -272,3 +273,79 @@ def test_duplicate_headers_are_reported(deployment: Deployment) -> None:
     manifest = orjson.loads((deployment.var / "snapshots" / "latest" / "manifest.json").read_bytes())
     (unknown,) = [u for u in manifest["unknown_columns"] if u["source"] == "dup.csv"]
     assert set(unknown["duplicates"]) == {"主体名称", "认定日期"}
+
+
+# --- issue 12: a directory as a source, one 200 MB line, a read-only var -----------------------------------
+
+
+def test_a_directory_given_as_a_source_says_so(deployment: Deployment) -> None:
+    folder = deployment.inbox / "十一月报送"
+    folder.mkdir()
+    before = deployment.live_state()
+    result = publish(deployment, folder)
+    assert_refused_cleanly(deployment, folder, before, result, "是一个目录")
+    assert "找不到文件" not in result.stdout + result.stderr
+
+
+def test_one_200_megabyte_line_is_refused_in_bounded_memory(deployment: Deployment) -> None:
+    hostile = deployment.inbox / "一行.csv"
+    with open(hostile, "w", encoding="utf-8") as f:
+        f.write(",".join(HEADER) + "\n甲," + "a" * (200 * 1024 * 1024) + "\n")
+    before = deployment.live_state()
+    # VmHWM: the peak RSS of this process image (getrusage's ru_maxrss would include the forking pytest's).
+    script = ("import runpy, sys; sys.argv = ['portal', *sys.argv[1:]]\n"
+              "try:\n    runpy.run_module('portal.cli', run_name='__main__')\n"
+              "finally:\n    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+              "    print('MAXRSS', int(hwm) // 1024, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", script, "publish", str(deployment.inbox / "good.csv"), str(hostile),
+                             "--var", str(deployment.var), "--as-of", AS_OF], cwd=deployment.inbox, capture_output=True,
+                            text=True, timeout=PUBLISH_TIMEOUT_S, env={**os.environ, "COLUMNS": "200"})
+    assert_refused_cleanly(deployment, hostile, before, result, "个字符")
+    peak_mb = int(result.stderr.rsplit("MAXRSS", 1)[1].split()[0])
+    assert peak_mb < 250, f"peak RSS {peak_mb} MB reading a 200 MB line"  # it was 657 MB
+
+
+def read_only_mount_command(var: Path, command: list[str]) -> list[str] | None:
+    """``command`` run with ``var`` read-only: by permissions for a normal user; as root (which permissions do
+    not stop) in a private mount namespace with a read-only bind mount. None where neither is possible."""
+    if os.geteuid() != 0:
+        return command
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {var} {var} && mount -o remount,bind,ro {var}"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        return None
+    quoted = " ".join(shlex.quote(part) for part in command)
+    return ["unshare", "-m", "sh", "-c",
+            f"mount --bind {shlex.quote(str(var))} {shlex.quote(str(var))} && "
+            f"mount -o remount,bind,ro {shlex.quote(str(var))} && exec {quoted}"]
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_read_only_var_gives_the_clear_failure_message(deployment: Deployment, fresh: bool) -> None:
+    var = deployment.var
+    if fresh:  # a new, empty deployment directory
+        var = deployment.inbox.parent / "empty-var"
+        var.mkdir()
+    command = read_only_mount_command(var, [sys.executable, "-m", "portal.cli", "publish",
+                                            str(deployment.inbox / "good.csv"), "--var", str(var), "--as-of", AS_OF])
+    if command is None:
+        pytest.skip("cannot make a directory read-only for root here (no mount namespace)")
+    if os.geteuid() != 0:
+        for path in [var, *var.rglob("*")]:
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o555)
+    before = tree_digest(var)
+    try:
+        result = subprocess.run(command, cwd=deployment.inbox, capture_output=True, text=True,
+                                timeout=PUBLISH_TIMEOUT_S, env={**os.environ, "COLUMNS": "200"})
+    finally:
+        if os.geteuid() != 0:
+            for path in [var, *var.rglob("*")]:
+                if path.is_dir() and not path.is_symlink():
+                    path.chmod(0o755)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "Traceback" not in output, output[-3000:]
+    assert result.returncode == 2, output[-3000:]
+    assert "发布失败" in output and "线上网站与索引保持不变" in output and "无法写入" in output
+    assert str(var) in output
+    assert tree_digest(var) == before

@@ -18,6 +18,7 @@ digit and a plausible birth date) may occur. Failures list artefact, byte offset
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -145,17 +146,93 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
                           timeout=300)
 
 
+# --- a department file with identifiers where they are not expected (issue 12) -----------------------
+
+HOSTILE_HEADER = ["主体名称", "主体类别", "统一社会信用代码", "证件类型", "证件号码", "法定代表人", "名单名称", "认定事实",
+                  "认定依据", "认定文书号", "认定部门", "认定日期", "所属区域", "住所", "处罚内容", "备注", "状态"]
+HOSTILE_TEXT_COLUMNS = ["法定代表人", "认定事实", "认定依据", "认定文书号", "认定部门", "所属区域", "住所", "处罚内容", "备注"]
+
+
+def hostile_ric(n: int) -> str:
+    body = f"5117021985{(n % 12) + 1:02d}{(n % 28) + 1:02d}{n % 1000:03d}"
+    return body + ric_check_digit(body)
+
+
+def hostile_forms(n: int) -> list[tuple[str, str]]:
+    """(written form, raw value a scanner must never find) for every hostile format of issue 12."""
+    ric = hostile_ric(n + 500)
+    card = f"62220212345{n:07d}"
+    card += str((10 - sum((int(c) * 2 - 9 if int(c) * 2 > 9 else int(c) * 2) if i % 2 == 0 else int(c)
+                          for i, c in enumerate(reversed(card))) % 10) % 10)
+    mobile = f"139{n:08d}"
+    return [
+        (f"{ric[:6]} {ric[6:14]} {ric[14:]}", ric), (f"{ric[:6]}-{ric[6:14]}-{ric[14:]}", ric),
+        (".".join(ric[i:i + 4] for i in range(0, 18, 4)), ric), (f"ID{ric}", ric),
+        (" ".join(card[i:i + 4] for i in range(0, len(card), 4)), card),
+        (f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}", mobile), (f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}", mobile),
+        (f"+86{mobile}", mobile), (f"0818-{2000000 + n}", f"0818{2000000 + n}"),
+        (f"港澳通行证H{10000000 + n}", f"H{10000000 + n}"), (f"台胞证7316{n:04d}", f"7316{n:04d}"),
+        (f"护照E{30000000 + n}", f"E{30000000 + n}"), (f"zhang{n}@example.com", f"zhang{n}@example.com"),
+    ]
+
+
+def write_hostile_file(path: Path, rows: int = 30) -> set[str]:
+    """Organisations and persons whose every text field carries an identifier; returns the raw values."""
+    from stdnum.cn import uscc as stdnum_uscc
+
+    raw: set[str] = set()
+    lines = [HOSTILE_HEADER]
+    for n in range(rows):
+        forms = hostile_forms(n)
+        raw.update(value for _, value in forms)
+        person = n % 2 == 1
+        cells = dict.fromkeys(HOSTILE_HEADER, "")
+        written, _ = forms[n % len(forms)]
+        if person:
+            number = hostile_ric(n)
+            raw.add(number)
+            cells.update({"主体名称": f"张{'三四五六七'[n % 5]}{written}", "主体类别": "自然人", "证件类型": "居民身份证",
+                          "证件号码": number, "名单名称": "失信被执行人名单"})
+        else:
+            body = f"91511700MA6H{n:05d}"
+            cells.update({"主体名称": f"达州恶意测试{n}有限公司{written}", "主体类别": "法人及非法人组织",
+                          "统一社会信用代码": body + stdnum_uscc.calc_check_digit(body), "名单名称": "严重违法失信企业名单"})
+        cells["认定日期"] = "2026-09-01"
+        for index, column in enumerate(HOSTILE_TEXT_COLUMNS):
+            cells[column] = f"见{forms[(n + index) % len(forms)][0]}"
+        lines.append([cells[column] for column in HOSTILE_HEADER])
+    # A shifted row: an ID number where 状态 belongs; rejects.csv must not quote it.
+    shifted = dict.fromkeys(HOSTILE_HEADER, "")
+    number = hostile_ric(999)
+    raw.add(number)
+    shifted.update({"主体名称": "错位行", "主体类别": "自然人", "证件号码": hostile_ric(998), "名单名称": "失信被执行人名单",
+                    "认定日期": "2026-09-01", "状态": number})
+    raw.add(hostile_ric(998))
+    lines.append([shifted[column] for column in HOSTILE_HEADER])
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(lines)
+    return raw
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     work = tmp_path_factory.mktemp("leaks")
     sample = run_cli("sample", "--out", str(work / "inbox"), "--rows", str(SAMPLE_ROWS), "--as-of", AS_OF, cwd=work)
     assert sample.returncode == 0, sample.stderr.decode()
+    hostile_raw = write_hostile_file(work / "inbox" / "hostile-identifiers.csv")
     inputs = sorted(p for p in (work / "inbox").iterdir() if p.suffix in (".csv", ".xlsx"))
     result = run_cli("publish", *map(str, inputs), "--var", str(work / "var"), "--as-of", AS_OF, cwd=work)
     assert result.returncode == 0, (result.stdout + result.stderr).decode()
-    raw = sensitive_values(inputs)
+    raw = sensitive_values(inputs) | hostile_raw
     assert len(raw) > 1_000, "the sample should hold well over a thousand raw identifiers"
     return Published(inputs, work / "var", result.stdout + result.stderr, raw)
+
+
+def test_hostile_file_rows_were_published(published: Published) -> None:
+    """The hostile rows are public (masked), not rejected: otherwise the scans below would prove nothing."""
+    names = [e["subject_name"] for e in published.entries()]
+    assert sum("达州恶意测试" in name for name in names) == 15
+    assert sum(name.startswith(("张三", "张四", "张五", "张六", "张七")) and "*" in name for name in names) >= 15
 
 
 def files_below(root: Path) -> Iterator[Path]:
@@ -404,3 +481,103 @@ def test_published_tree_holds_nothing_of_the_applications(published: Published, 
     assert id_scanner.findings == [], id_scanner.report()
     attachments = list((private / "attachments").iterdir())
     assert len(attachments) == 20 and any(numbers[0].encode() in p.read_bytes() for p in attachments)
+# --- persons cannot be harvested (issue 12) ----------------------------------------------------------------
+
+
+def person_markers(entry: dict[str, Any]) -> list[str]:
+    """What would identify a person on a page: the name, the masked number, the id, the facts."""
+    return [value for value in (entry["subject_name"], entry.get("id_number"), entry["id"], entry.get("facts"),
+                                entry.get("decision_no")) if value and len(value) >= 2]
+
+
+def test_the_static_site_gives_away_no_person(published: Published) -> None:
+    """Fetching every person's /entries/<id>/ page — as the reported scraper did, 889 pages in 20 s — yields
+    one shell page, the same bytes for all of them, holding nothing of any person; and no other file of the
+    site (lists, feeds, sitemap, downloads, search index of the site) holds a person either."""
+    site = published.release / "site"
+    entries = published.entries()
+    persons = [e for e in entries if e["is_person"]]
+    assert len(persons) > 50
+    pages = {(site / "entries" / p["id"] / "index.html").read_bytes() for p in persons}
+    assert len(pages) == 1, "persons' pages differ: they carry data"
+    shell = pages.pop().decode("utf-8")
+    for person in persons:
+        for marker in person_markers(person):
+            assert marker not in shell, f"{marker!r} of a person is on the shell page"
+    # Names that are also an organisation's or a legal representative's (published by rule) do not count.
+    names = {p["subject_name"] for p in persons if len(p["subject_name"]) >= 3} - {
+        value for e in entries if not e["is_person"] for value in (e["subject_name"], e.get("legal_rep")) if value}
+    ids = {p["id"] for p in persons}
+    for path in site.rglob("*"):
+        if not path.is_file() or path.is_relative_to(site / "entries"):
+            continue
+        data = path.read_bytes()
+        text = data.decode("utf-8", errors="ignore")
+        leaked = [i for i in ids if i in text] + [n for n in names if n in text]
+        assert not leaked, f"{path.relative_to(site)} names persons: {leaked[:5]}"
+    # Withdrawn persons' pages are tombstones without personal data.
+    tombstones = [orjson.loads(line) for line in (published.snapshot / "withdrawn.jsonl").read_bytes().splitlines()
+                  if line]
+    for tomb in [t for t in tombstones if t["is_person"]][:200]:
+        page = (site / "entries" / tomb["id"] / "index.html").read_text(encoding="utf-8")
+        assert "该信息已不再公示" in page and "noindex" in page
+
+
+def test_persons_read_per_hour_stay_within_the_documented_bound(published: Published, tmp_path: Path) -> None:
+    """One client, one virtual hour, every path that could show a person: the site's pages (nothing, above),
+    the public change feed and the downloads (no person), searches (every common surname, paged), every
+    person's /entries, /subjects for every organisation and /lookup with real ID numbers. Persons seen are
+    counted by entry id and must stay within (bucket + rate x elapsed) x MAX_PER_PAGE at every moment."""
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+    from search_api.settings import MAX_PER_PAGE, Settings
+
+    person_rate, burst = 2, 1.0
+    settings = Settings(index_path=published.release / "index.db", snapshot_dir=published.snapshot,
+                        api_keys_db=tmp_path / "keys.sqlite3", access_log=False, rate_search_per_minute=60,
+                        rate_person_per_minute=person_rate, rate_burst_factor=burst)
+    clock = [0.0]
+    today = date.fromisoformat(AS_OF)
+    client = TestClient(create_app(settings, today=lambda: today, clock=lambda: clock[0]), client=("203.0.113.9", 1))
+    entries = published.entries()
+    persons = {e["id"] for e in entries if e["is_person"]}
+
+    def bound(seconds: float) -> float:
+        return (max(1.0, person_rate * burst) + person_rate / 60 * seconds) * MAX_PER_PAGE
+
+    surnames = [name for name, _ in Counter(e["subject_name"][0] for e in entries if e["is_person"]).most_common(8)]
+    plan: list[tuple[str, str, dict[str, Any]]] = []
+    plan += [("GET", "/api/v1/changes", {"params": {"limit": 1000}})]
+    plan += [("GET", "/api/v1/search", {"params": {"q": s, "page": page, "per_page": MAX_PER_PAGE}})
+             for s in surnames for page in (1, 2)]
+    plan += [("GET", f"/api/v1/entries/{i}", {}) for i in sorted(persons)[:100]]
+    plan += [("GET", f"/api/v1/subjects/{code}", {}) for code in sorted({e["uscc"] for e in entries if e["uscc"]})[:100]]
+    plan += [("POST", "/api/v1/lookup", {"json": {"id_number": n}}) for n in valid_rics(published.raw_values)[:100]]
+    seen: dict[str, float] = {}
+    answered: Counter[str] = Counter()
+    queue = list(plan)
+    while queue and clock[0] <= 3600:
+        method, url, arguments = queue[0]
+        response = client.request(method, url, **arguments)
+        if response.status_code == 429:
+            clock[0] += int(response.headers["retry-after"])
+            continue
+        queue.pop(0)
+        answered[url.split("/")[3]] += 1
+        body = response.json() if response.status_code == 200 else {}
+        shown = body.get("hits") or body.get("changes") or ([body] if "subject_name" in body else [])
+        for group in (body.get("groups") or {}).values():
+            shown += group
+        for item in shown:
+            if item.get("id") in persons:
+                if url.endswith("/changes"):
+                    pytest.fail(f"the public change feed lists person {item['id']}")
+                seen.setdefault(item["id"], clock[0])
+        assert len(seen) <= bound(clock[0]), (len(seen), clock[0])
+    assert answered["lookup"] and answered["entries"] and answered["subjects"] and answered["search"]
+    assert seen, "the attack must have reached persons, or the bound is not measured"
+    # Downloads hold no person at all (the site test above reads them too).
+    for download in (published.release / "site" / "data").glob("*.*"):
+        text = download.read_text(encoding="utf-8", errors="ignore")
+        assert not any(i in text for i in persons), download.name

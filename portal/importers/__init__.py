@@ -64,6 +64,9 @@ def open_source(spec: str | Path, *, sheet: str | None = None, table: str | None
     if isinstance(spec, str) and _URL.match(spec):
         return read_sql(spec, table=table, query=query)
     path = Path(spec)
+    if path.is_dir():
+        raise SourceError(f"“{path}”是一个目录，不是数据文件。请指定目录中的文件（如 {path}/名单.xlsx）。",
+                          f"{path} is a directory, not a data file; name the files in it")
     if not path.is_file():
         raise SourceError(f"找不到文件“{path}”。", f"file not found: {path}")
     if fmt is not None and fmt not in FILE_FORMATS:

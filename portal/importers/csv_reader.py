@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import TextIO
 
 from portal.importers.base import (
     HEADER_SEARCH_ROWS,
@@ -28,9 +29,13 @@ from portal.importers.base import (
 )
 from portal.importers.errors import SourceError
 
-# A single field may be large (a 10 MB 认定事实 is legal), but an unclosed quote makes the parser swallow
-# the rest of the file into one field: past this limit the file is refused instead of eating memory.
-FIELD_SIZE_LIMIT = 64 * 1024 * 1024
+# A single field may be large (a 10 MB 认定事实 is read, and its row rejected as too long), but an unclosed
+# quote makes the parser swallow the rest of the file into one field: past this limit (characters) the file
+# is refused instead of eating memory.
+FIELD_SIZE_LIMIT = 16 * 1024 * 1024
+# Longest physical line read (characters): a file of one 200 MB line is refused after reading this much,
+# never held whole (it peaked at 657 MB RSS when lines were read unbounded).
+MAX_LINE_CHARS = 16 * 1024 * 1024
 ENCODING_SAMPLE_BYTES = 1024 * 1024
 DELIMITER_SAMPLE_CHARS = 64 * 1024
 DELIMITERS = (",", "\t", ";")
@@ -103,6 +108,20 @@ def _without_nul(lines: Iterable[str]) -> Iterator[str]:
         yield line.replace("\x00", "") if "\x00" in line else line
 
 
+def _bounded_lines(handle: TextIO, name: str) -> Iterator[str]:
+    """The file's lines, NUL removed, each read with a size limit (``MAX_LINE_CHARS``)."""
+    readline = handle.readline
+    number = 0
+    while line := readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise SourceError(
+                f"“{name}”第 {number} 行超过 {MAX_LINE_CHARS // (1024 * 1024)} M 个字符，不像是正常的表格行（常见原因是"
+                "文件没有换行符，或不是 CSV 文件）。",
+                f"{name}: line {number} is longer than {MAX_LINE_CHARS} characters.")
+        yield line.replace("\x00", "") if "\x00" in line else line
+
+
 def sniff_delimiter(text: str, at_eof: bool) -> str:
     """Comma, tab or semicolon: the one that splits most records into the same, largest number of fields."""
     lines = text.splitlines(keepends=True)
@@ -138,7 +157,7 @@ def _first_undecodable_line(path: Path, encoding: str) -> int:
 def _records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """(first physical line of the record, cells); decode and parse errors become SourceError."""
     with path.open(encoding=encoding, errors="strict", newline="") as handle:
-        reader = csv.reader(_without_nul(handle), delimiter=delimiter)
+        reader = csv.reader(_bounded_lines(handle, path.name), delimiter=delimiter)
         previous_line = 0
         try:
             for record in reader:
