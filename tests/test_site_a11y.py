@@ -141,6 +141,9 @@ def test_search_page_says_when_the_api_is_unreachable(served: str, browser: Any)
     status = page.locator("#search-status")
     status.filter(has_text="无法连接").wait_for(timeout=10_000)
     assert page.locator("#search-results li").count() == 0
+    # it tells people whom to call, with the number the footer gives (PORTAL_OFFICE_PHONE)
+    phone = page.locator("#office-contact").get_attribute("data-office-phone")
+    assert phone and phone in status.inner_text()
     page.close()
 
 

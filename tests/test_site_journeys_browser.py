@@ -145,6 +145,28 @@ def test_an_id_number_in_an_old_link_is_taken_out_of_the_address(portal: dict[st
     context.close()
 
 
+def test_an_id_number_typed_on_the_home_page_never_reaches_a_url(portal: dict[str, str], browser: Any,
+                                                                  person_with_id: Any) -> None:
+    person, number, _ = person_with_id
+    context = phone(browser)
+    page = context.new_page()
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(portal["site"] + "/")
+    page.get_by_label("主体名称、统一社会信用代码或身份证号码").fill(full_width(number))
+    page.get_by_role("button", name="查询", exact=True).click()
+    page.wait_for_url("**/search/")
+    page.locator("#search-results li.result").filter(has_text=person["id_number"]).first.wait_for(timeout=10_000)
+    assert not [url for url in urls if number in url or number[:17] in url]
+    assert page.evaluate("sessionStorage.length") == 0  # handed over once, then gone
+    # a name from the home page still goes the usual way, in the address
+    page.goto(portal["site"] + "/")
+    page.get_by_label("主体名称、统一社会信用代码或身份证号码").fill("建材")
+    page.get_by_role("button", name="查询", exact=True).click()
+    page.wait_for_url("**/search/?q=*")
+    context.close()
+
+
 def test_an_id_number_with_a_wrong_check_digit_is_called_invalid(portal: dict[str, str], browser: Any,
                                                                  person_with_id: Any) -> None:
     _person, number, _ = person_with_id

@@ -20,7 +20,7 @@ from portal.site.demo import DATA_AS_OF, demo_entries, write_demo_snapshot
 from portal.site.downloads import ListDownload, downloadable, to_csv, to_json
 from portal.site.forked import ForkedCall
 from portal.site.snapshot_view import load_snapshot
-from portal.site.store import DIRTY_FILE, INDEX_FILE, PageStore, scan_for_store, scan_managed
+from portal.site.store import DIRTY_FILE, INDEX_FILE, MANAGED_DIRS, PageStore, scan_for_store, scan_managed
 
 PAGES = {f"entries/{i:016x}/index.html": f"<p>entry {i}</p>" for i in range(20)}
 PAGES["lists/x/index.html"] = "<p>list x, page 1</p>"
@@ -200,7 +200,7 @@ def test_forked_scan_finds_what_an_inline_scan_finds_and_is_used(tmp_path: Path)
     assert forked is not None
     store = PageStore(store_dir, site, "fingerprint", scan=forked)
     assert store._vouched is forked.vouched  # used as it came, not scanned again
-    inline = scan_managed(str(site), ("entries", "lists"), store._dir_mtimes)
+    inline = scan_managed(str(site), MANAGED_DIRS, store._dir_mtimes)
     store.abort()
     assert forked == inline and "entries/0000000000000007/notes.txt" in inline.files
     assert len(inline.vouched) == len(PAGES) - 2  # lists/x/ holds page/; entry 7's directory changed

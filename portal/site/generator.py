@@ -32,7 +32,7 @@ from portal.site.formatting import KIND_DESCRIPTIONS, KIND_ORDER, split_issuers
 from portal.site.pages import ListPager, StoredPageRenderer
 from portal.site.snapshot_view import SnapshotView, load_snapshot
 from portal.site.store import PageStore, RenderJob, RenderWorker, scan_key
-from portal.site.subjects import SubjectCollector, subject_url, subject_view
+from portal.site.subjects import SubjectCollector, subject_url, subject_view, unpack
 
 logger = logging.getLogger(__name__)
 
@@ -283,10 +283,11 @@ class PortalGenerator(Generator):
 
     def _write_subjects(self, store: PageStore) -> None:
         """One page per organisation subject (一户一档), in the sitemap like its entries."""
-        for key, inputs, entries in self.subjects.pages():
+        for key, inputs, packed in self.subjects.pages():
             url = subject_url(key)
-            store.put(f"{url}index.html", inputs, ("subject", key, entries, url))
-            self.sitemap_urls.append((url, max(e["publish_from"] for e in entries)))
+            store.put(f"{url}index.html", inputs, ("subject", key, packed, url))
+            # the subject pages are in the sitemap with the snapshot's date (as the other snapshot pages)
+            self.sitemap_urls.append((url, self.snapshot.data_as_of))
         if self.subjects.skipped:
             logger.warning("portal: %d organisation entries have an identifier that cannot be a URL: no subject "
                            "page for them", self.subjects.skipped)
@@ -324,8 +325,8 @@ class PortalGenerator(Generator):
         if kind == "lists":
             return pages["lists"](page_url=job[1])
         if kind == "subject":
-            _, key, entries, url = job
-            return pages["subject"](subject=subject_view(key, entries), page_url=url)
+            _, key, packed, url = job
+            return pages["subject"](subject=subject_view(key, unpack(packed)), page_url=url)
         raise ValueError(f"unknown page job {kind!r}")
 
     # --- statistics and downloads -------------------------------------------------------------------------

@@ -57,12 +57,17 @@ class SubjectCollector:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def pages(self) -> Iterator[tuple[str, bytes, list[dict[str, Any]]]]:
-        """``(key, inputs, entries)`` per subject, in key order; ``inputs`` is what the page cache hashes."""
+    def pages(self) -> Iterator[tuple[str, bytes, list[bytes]]]:
+        """``(key, inputs, packed entries)`` per subject, in key order; ``inputs`` is what the page cache
+        hashes. The entries stay packed (:func:`unpack`) until a page is really rendered: an unchanged
+        subject page costs one hash, not a parse."""
         for key in sorted(self._entries):
             lines = self._entries[key]
-            entries = [dict(zip(SUBJECT_FIELDS, orjson.loads(line), strict=True)) for line in lines]
-            yield key, b"subject\0" + b"\n".join(lines), entries
+            yield key, b"subject\0" + b"\n".join(lines), lines
+
+
+def unpack(lines: list[bytes]) -> list[dict[str, Any]]:
+    return [dict(zip(SUBJECT_FIELDS, orjson.loads(line), strict=True)) for line in lines]
 
 
 def subject_view(key: str, entries: list[dict[str, Any]]) -> dict[str, Any]:

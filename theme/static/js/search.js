@@ -21,13 +21,7 @@
   var pager = document.getElementById("search-pager");
   var pageLabel = document.getElementById("search-page-label");
   var FIELDS = ["q", "list_kind", "list_code", "subject_type", "region"];
-  var RIC18 = /^[0-9]{17}[0-9X]$/;
-  var RIC15 = /^[0-9]{15}$/;
-  var PASSES = [/^[HM][0-9]{8}([0-9]{2})?$/, /^[EG][0-9A-Z][0-9]{7}$/];
-  var USCC = /^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$/;
-  var USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-  var USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
-  var RIC_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  var idQuery = window.PortalIdQuery;  /* id-query.js: which queries are ID numbers */
   var WHY_LABELS = { legal_rep: "法定代表人", authority: "认定部门", decision_no: "文号", facts: "事实" };
   var state = { page: 1, total: 0 };
 
@@ -123,38 +117,8 @@
     return li;
   }
 
-  /* NFKC folds full-width digits and letters (１２３Ｘ → 123X); spaces and hyphens people type are dropped. */
-  function compact(q) {
-    var s = String(q || "");
-    if (s.normalize) { s = s.normalize("NFKC"); }
-    return s.replace(/[\s\-]/g, "").toUpperCase();
-  }
-
-  function usccValid(code) {
-    if (!USCC.test(code)) { return false; }
-    var total = 0;
-    for (var i = 0; i < 17; i += 1) { total += USCC_ALPHABET.indexOf(code.charAt(i)) * USCC_WEIGHTS[i]; }
-    return USCC_ALPHABET.charAt((31 - total % 31) % 31) === code.charAt(17);
-  }
-
-  function ricValid(number) {
-    var total = 0;
-    for (var i = 0; i < 17; i += 1) { total += Number(number.charAt(i)) * RIC_WEIGHTS[i]; }
-    return "10X98765432".charAt(total % 11) === number.charAt(17);
-  }
-
-  /* "id" for a personal document number, "invalid-id" for an 18-character ID with a wrong check digit, null
-     otherwise. An all-digit 18-character USCC with a valid check character is a USCC (searched by GET). */
-  function idKind(q) {
-    var c = compact(q);
-    if (RIC15.test(c)) { return "id"; }
-    if (RIC18.test(c)) {
-      if (ricValid(c)) { return "id"; }
-      return usccValid(c) ? null : "invalid-id";
-    }
-    for (var i = 0; i < PASSES.length; i += 1) { if (PASSES[i].test(c)) { return "id"; } }
-    return null;
-  }
+  var compact = idQuery.compact;
+  var idKind = idQuery.idKind;
 
   function showStatus(text, kind) {
     statusBox.textContent = text;
@@ -356,7 +320,10 @@
     }
     FIELDS.forEach(function (name) { if (u.has(name) && form.elements[name]) { form.elements[name].value = u.get(name); } });
     /* an old link or bookmark with an ID number in it: run() takes it out of the address at once */
-    if ((u.get("q") || "").length >= 2) { run(Number(u.get("page")) || 1, false); }
+    if ((u.get("q") || "").length >= 2) { run(Number(u.get("page")) || 1, false); return; }
+    /* an ID number typed into the home page's search box, handed over without a URL (id-query.js) */
+    var handed = idQuery.take();
+    if (handed) { lookup(handed); }
   }
   window.addEventListener("popstate", fromUrl);
   fromUrl();
