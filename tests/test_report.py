@@ -300,3 +300,34 @@ def test_reports_have_their_own_rate_limit(work: Path, tmp_path: Path) -> None:
         assert "秒后重试" in limited["error"]["message"]  # and the search bucket is untouched:
         assert client.get("/api/v1/search", params={"q": "报告测试"}).status_code == 200
         assert int(client.get(f"/api/v1/subjects/{EMPTY_ORG}/report").headers["retry-after"]) >= 1
+
+
+def pem_pair(directory: Path, name: str, *, days: int = 365, start_days_ago: int = 1) -> tuple[Path, Path]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=start_days_ago))
+            .not_valid_after(now - dt.timedelta(days=start_days_ago) + dt.timedelta(days=days))
+            .sign(key, hashes.SHA256()))
+    key_path, cert_path = directory / f"{name}-key.pem", directory / f"{name}-cert.pem"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+def test_a_key_of_another_certificate_or_an_expired_certificate_is_refused(work: Path, tmp_path: Path) -> None:
+    key_a, cert_a = pem_pair(tmp_path, "a")
+    key_b, cert_b = pem_pair(tmp_path, "b")
+    _, expired = pem_pair(tmp_path, "old", days=30, start_days_ago=400)
+    base = {"report_registry_db": tmp_path / "reports.sqlite3", "report_dev_key_dir": tmp_path / "dev"}
+    for key, cert, reason in ((key_a, cert_b, "不匹配"), (tmp_path / "old-key.pem", expired, "有效期"),
+                              (key_a, None, "同时配置")):
+        app = create_app(make_settings(work, **base, report_signing_key=key, report_signing_cert=cert))
+        with pytest.raises(SigningKeyError, match=reason):
+            app.state.report.issuer  # noqa: B018 - outside production the key is loaded on first use
+    app = create_app(make_settings(work, **base, report_signing_key=key_a, report_signing_cert=cert_a))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        pdf, _, _ = download(client, ORG)
+    assert check_signature(pdf, cert_a.read_bytes()).ok and not check_signature(pdf, cert_b.read_bytes()).trusted

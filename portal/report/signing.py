@@ -101,9 +101,15 @@ def _check_certificate(cert: asn1_x509.Certificate, config: ReportConfig, source
                               f"certificate ({source})")
 
 
-def _check_key_matches(signer: signers.SimpleSigner, source: str) -> None:
+def _certificate(signer: signers.SimpleSigner, source: str) -> asn1_x509.Certificate:
+    if signer.signing_cert is None:  # a PKCS#12 file may hold a key without its certificate
+        raise SigningKeyError(f"报告签章文件中没有证书（{source}） / no certificate with the signing key ({source})")
+    return signer.signing_cert
+
+
+def _check_key_matches(signer: signers.SimpleSigner, certificate: asn1_x509.Certificate, source: str) -> None:
     private = serialization.load_der_private_key(signer.signing_key.dump(), password=None)
-    public_of_cert = signer.signing_cert.public_key.dump()
+    public_of_cert = certificate.public_key.dump()
     public_of_key = private.public_key().public_bytes(serialization.Encoding.DER,
                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
     if public_of_cert != public_of_key:
@@ -162,12 +168,13 @@ def load_signer(config: ReportConfig) -> ReportSigner:
         source = str(key_path)
         loaded = _load(lambda: _CachedKeySigner.load(str(key_path), str(cert_path)), source)
         is_test = True
-    _check_certificate(loaded.signing_cert, config, source)
-    _check_key_matches(loaded, source)
-    der = loaded.signing_cert.dump()
+    certificate = _certificate(loaded, source)
+    _check_certificate(certificate, config, source)
+    _check_key_matches(loaded, certificate, source)
+    der = certificate.dump()
     pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
     return ReportSigner(signer=loaded, certificate_pem=pem, fingerprint=hashlib.sha256(der).hexdigest(),
-                        subject=_subject_text(loaded.signing_cert), is_test=is_test)
+                        subject=_subject_text(certificate), is_test=is_test)
 
 
 def _load(load: object, source: str) -> signers.SimpleSigner:

@@ -155,6 +155,7 @@ class PortalGenerator(Generator):
                        entries=[e for e in under_notice if not e["is_person"]],
                        person_count=sum(1 for e in under_notice if e["is_person"]))
             self._page(writer, "site-search/index.html", "site_search", "site-search/")
+            self._page(writer, "verify/index.html", "verify", "verify/")  # credit report verification
             self._page(writer, "measures/index.html", "measures", "measures/")
             self._page(writer, "forms/index.html", "forms", "forms/")
             # Online application pages (portal/applications): noindex, so written past _page and the sitemap.
