@@ -133,6 +133,7 @@ def test_objection_filed_in_the_browser_flags_the_entry_after_accept_and_publish
     receipt = page.locator("#done-receipt").inner_text()
     code = page.locator("#done-code").inner_text()
     assert receipt.startswith("YY") and len(code) == 10
+    assert page.evaluate(WIDER_THAN_SCREEN) == []  # the receipt fits a phone screen
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "apply-phone.png"), full_page=True)
 
