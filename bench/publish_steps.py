@@ -4,7 +4,7 @@
 
 Wall time on a shared machine says as much about the neighbours as about the code, so each step's CPU
 seconds (this process and its ended children) are reported too. The step boundaries come from publish()'s own progress callback (ingest, site, index, switch). Peak RSS per
-step is sampled every 20 ms from /proc for this process and its children (the ingest workers are forked
+step is sampled every 50 ms from /proc (PSS, so shared pages count once) for this process and its children (the ingest workers are forked
 children), so a step's figure is the largest resident total seen while it ran.
 """
 
@@ -19,14 +19,15 @@ import time
 from datetime import date
 from pathlib import Path
 
-SAMPLE_SECONDS = 0.02
+SAMPLE_SECONDS = 0.05
 
 
 def _rss_kb(pid: int) -> int:
+    """Proportional set size: pages shared by the forked workers with the parent count once in the sum."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith("Pss:"):
                     return int(line.split()[1])
     except OSError:
         pass

@@ -51,7 +51,7 @@ from portal.ingest_worker import (
 from portal.lifecycle import CONFLICT, OBJECTION_WITHHELD, TOMBSTONE_REASON, WITHHELD_REASONS
 from portal.masking import MaskingPolicy, load_policy
 from portal.records import PublicStatus, WithdrawalReason
-from portal.settings import HOLIDAYS_FILE, INGEST_MAX_WORKERS, INGEST_QUEUE_BATCHES
+from portal.settings import HOLIDAYS_FILE, INGEST_BATCH_ROWS, INGEST_MAX_WORKERS, INGEST_QUEUE_BATCHES
 from portal.timeliness import LATE_FILE, apply_timeliness, write_report
 from portal.workdays import WorkCalendar
 
@@ -248,8 +248,14 @@ class _SnapshotBuilder:
         if batch.adjustments:
             self.db.executemany("INSERT INTO adjustments VALUES (?,?,?,?,?,?,?)", batch.adjustments)
         insert = "INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING"
+        before = self.db.total_changes
+        self.db.executemany(insert, batch.staged)  # one call per batch: the parent is the serial part
+        if self.db.total_changes - before == len(batch.staged):
+            return
+        # Some ids were there already (or twice in this batch): find the rows that were not stored.
+        where = "SELECT source, row FROM staged WHERE id = ?"
         for row in batch.staged:
-            if self.db.execute(insert, row).rowcount == 0:
+            if self.db.execute(where, (row[0],)).fetchone() != (row[9], row[10]):
                 self._duplicate(row)
 
     def _duplicate(self, row: StagedRow) -> None:
@@ -287,13 +293,22 @@ class _SnapshotBuilder:
 
     def load_previous(self, previous: Path) -> None:
         insert = "INSERT OR REPLACE INTO previous VALUES (?,?,?,?)"
+        rows: list[tuple[str, str | None, int, bytes]] = []
         for entry in snap.iter_entries(previous):
             del entry["source"]
-            self.db.execute(insert, (entry["id"], content_hash(orjson.dumps(entry)), 1,
-                                     orjson.dumps(_tombstone_from_entry(entry))))
+            rows.append((entry["id"], content_hash(orjson.dumps(entry)), 1,
+                         orjson.dumps(_tombstone_from_entry(entry))))
+            if len(rows) >= INGEST_BATCH_ROWS:
+                self.db.executemany(insert, rows)
+                rows.clear()
+        self.db.executemany(insert, rows)
+        rows.clear()
         for tomb in snap.iter_tombstones(previous):
-            self.db.execute("INSERT OR IGNORE INTO previous VALUES (?,?,?,?)",
-                            (tomb["id"], None, 0, orjson.dumps(tomb)))
+            rows.append((tomb["id"], None, 0, orjson.dumps(tomb)))
+            if len(rows) >= INGEST_BATCH_ROWS:
+                self.db.executemany("INSERT OR IGNORE INTO previous VALUES (?,?,?,?)", rows)
+                rows.clear()
+        self.db.executemany("INSERT OR IGNORE INTO previous VALUES (?,?,?,?)", rows)
 
     # --- output -------------------------------------------------------------------------------------
 

@@ -37,7 +37,6 @@ from portal.validate import ValidRow
 MEMO_FILE = "ingest-memo.db"  # beside the snapshot versions (private working data, like the versions)
 MEMO_FORMAT = b"memo-1"
 LOOKUP_CHUNK = 500  # keys per SELECT … IN (…): under SQLite's default limit of 32,766 parameters
-MEMO_MMAP_BYTES = 1 << 30  # read the memo through the page cache without a read() per page
 # Files whose change can change a row's outcome: the portal's code and data, except what runs after ingest.
 _CODE_ROOT = Path(__file__).resolve().parent
 _CODE_SUFFIXES = (".py", ".toml", ".json", ".yaml", ".yml", ".csv", ".txt")
@@ -104,7 +103,6 @@ class MemoReader:
             try:
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
                 self._db.execute("PRAGMA query_only = ON")
-                self._db.execute(f"PRAGMA mmap_size = {MEMO_MMAP_BYTES}")
             except sqlite3.Error:
                 self._missing = True
                 return {}

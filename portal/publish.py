@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 RELEASE_FILE = "release.json"
 SITE_DIR = "site"
 INDEX_FILE = "index.db"
+INDEX_TOKEN_MEMO = "index-tokens.db"  # search_api.sqlite_engine.TokenMemo, kept between publishes
 CURRENT = "current"
 ENTRY_SLOTS = ("a", "b")
 SLOT_STATE_FILE = "slot.json"
@@ -187,7 +188,9 @@ def slot_for_next_release(layout: Layout, live: Path | None) -> Path:
 def default_index_builder(snapshot_dir: Path, index_path: Path) -> None:
     from search_api.indexer import build_index
 
-    build_index(snapshot_dir, index_path)
+    # The tokens of the last build, beside the snapshots (private working data): a nightly index build
+    # tokenizes only the entries whose text changed.
+    build_index(snapshot_dir, index_path, token_memo=snapshot_dir.parent / INDEX_TOKEN_MEMO)
 
 
 def publish(sources: Sequence[SourceSpec], layout: Layout, *, as_of: date, trigger: str = "manual",

@@ -15,14 +15,15 @@ class MeiliNotConfigured(ValueError):
     """PORTAL_ENGINE / --engine names Meilisearch but MEILI_URL is not set."""
 
 
-def build_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
+def build_index(snapshot_dir: Path, index_path: Path, *, token_memo: Path | None = None) -> dict[str, Any]:
     """Build the SQLite search index of ``snapshot_dir`` and swap it into ``index_path`` atomically.
 
     Streams ``entries.jsonl`` (flat memory at any size); a running API picks the new file up on its next
     request. Returns stats: entries, persons, withdrawn, changes, seconds, bytes, data_as_of, version,
-    sorted_on_disk (1 when entries.jsonl was not in decision order and had to be sorted first).
+    sorted_on_disk (1 when entries.jsonl was not in decision order and had to be sorted first). With
+    ``token_memo`` unchanged entries reuse the FTS tokens of the last build (``tokens_reused``).
     """
-    return build_sqlite_index(Path(snapshot_dir), Path(index_path))
+    return build_sqlite_index(Path(snapshot_dir), Path(index_path), token_memo=token_memo)
 
 
 def meili_engine_from_env() -> MeiliEngine:

@@ -212,24 +212,107 @@ def _sorted_from_disk(entries_path: Path, work_dir: Path) -> Iterator[dict[str, 
         sort_path.unlink(missing_ok=True)
 
 
-def _load_entries(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]], *, check_order: bool) -> dict[str, int]:
+class TokenMemo:
+    """FTS tokens of entries from the last build, keyed by the fields they are made of (a nightly snapshot
+    repeats ~99% of its entries, and tokenizing them is about half of a build's CPU).
+
+    The key is a digest of the name, the other text fields and the tag columns (all public, masked values
+    from the snapshot) with ``SCHEMA_VERSION`` and a digest of the tokenizer's source, so a new tokenizer
+    starts from an empty memo. Each build writes a new memo file holding exactly the tokens it used and
+    swaps it in after the index: a failed build leaves the previous memo, which is still correct.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.old: sqlite3.Connection | None = None
+        if path.exists():
+            try:
+                self.old = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                self.old.execute("SELECT k, v FROM tokens LIMIT 1").fetchall()
+            except sqlite3.Error:
+                self.old = None
+        self.new_path = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        self.new = sqlite3.connect(self.new_path, isolation_level=None)
+        self.new.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                               "CREATE TABLE tokens (k BLOB PRIMARY KEY, v BLOB NOT NULL); BEGIN;")
+        self.base = hashlib.blake2b(SCHEMA_VERSION.encode() + b"\0" + _tokenizer_digest(), digest_size=16)
+        self.hits = 0
+
+    def key(self, entry: dict[str, Any]) -> bytes:
+        hasher = self.base.copy()
+        hasher.update(orjson.dumps([entry["subject_name"], *(entry.get(f) for f in OTHER_FIELDS),
+                                    *(entry.get(c) for c in TAG_COLUMNS)]))
+        return hasher.digest()
+
+    def get_many(self, keys: list[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        if self.old is not None:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                found.update(self.old.execute(
+                    f"SELECT k, v FROM tokens WHERE k IN ({','.join('?' * len(chunk))})", chunk))  # noqa: S608
+        self.hits += len(found)
+        return found
+
+    def keep(self, rows: list[tuple[bytes, bytes]]) -> None:
+        self.new.executemany("INSERT OR IGNORE INTO tokens VALUES (?, ?)", rows)
+
+    def commit(self) -> None:
+        """After the index is in place: the new memo replaces the old one."""
+        self.new.execute("COMMIT")
+        self.close()
+        os.replace(self.new_path, self.path)
+
+    def close(self) -> None:
+        for conn in (self.old, self.new):
+            if conn is not None:
+                conn.close()
+        self.old = None
+
+
+def _tokenizer_digest() -> bytes:
+    from search_api import text
+
+    return hashlib.blake2b(Path(text.__file__).read_bytes() + Path(__file__).read_bytes(), digest_size=16).digest()
+
+
+def _load_entries(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]], *, check_order: bool,
+                  memo: TokenMemo | None = None) -> dict[str, int]:
     counts: Counter[str] = Counter()
-    entry_batch: list[tuple[Any, ...]] = []
-    attrs_batch: list[tuple[Any, ...]] = []
-    fts_batch: list[tuple[int, str, str, str]] = []
+    pending: list[dict[str, Any]] = []
     previous: tuple[str, str] | None = None
     tag_values: dict[str, set[str]] = {column: set() for column in TAG_COLUMNS}
     tokens = _Tokens()
+    next_rowid = 1
 
     def flush() -> None:
+        nonlocal next_rowid
+        keys = [memo.key(entry) for entry in pending] if memo is not None else []
+        known = memo.get_many(keys) if memo is not None else {}
+        entry_batch, attrs_batch, fts_batch, kept = [], [], [], []
+        for n, entry in enumerate(pending):
+            rowid = next_rowid + n
+            packed = known.get(keys[n]) if memo is not None else None
+            if packed is not None:
+                name_key, name_tokens, other, tags = orjson.loads(packed)
+                fts = (rowid, name_tokens, other, tags)
+            else:
+                name_key = search_key(entry["subject_name"])  # once: the name column and its FTS tokens
+                fts = _fts_row(rowid, entry, name_key, tokens)
+            if memo is not None:
+                kept.append((keys[n], packed or orjson.dumps([name_key, *fts[1:]])))
+            entry_batch.append(_entry_row(rowid, entry, name_key))
+            attrs_batch.append(_attrs_row(rowid, entry))
+            fts_batch.append(fts)
+        next_rowid += len(pending)
+        pending.clear()
         conn.executemany(f"INSERT INTO entries VALUES ({','.join('?' * 16)})", entry_batch)
         conn.executemany(f"INSERT INTO attrs VALUES ({','.join('?' * 8)})", attrs_batch)
         conn.executemany("INSERT INTO fts(rowid, name, other, tags) VALUES (?,?,?,?)", fts_batch)
-        entry_batch.clear()
-        attrs_batch.clear()
-        fts_batch.clear()
+        if memo is not None:
+            memo.keep(kept)
 
-    for rowid, entry in enumerate(entries, start=1):
+    for entry in entries:
         if check_order:
             # The order portal.snapshot.write_snapshot writes: (decision_date, id) descending. Anything else
             # is sorted on disk first (a full extra pass over the file, so the writer's order matters).
@@ -237,16 +320,13 @@ def _load_entries(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]], *
             if previous is not None and current >= previous:
                 raise _Unsorted
             previous = current
-        name_key = search_key(entry["subject_name"])  # once: the name column and its FTS tokens
-        entry_batch.append(_entry_row(rowid, entry, name_key))
-        attrs_batch.append(_attrs_row(rowid, entry))
-        fts_batch.append(_fts_row(rowid, entry, name_key, tokens))
+        pending.append(entry)
         for column in TAG_COLUMNS:
             if entry.get(column):
                 tag_values[column].add(entry[column])
         counts["entries"] += 1
         counts["persons"] += 1 if entry.get("is_person") else 0
-        if len(entry_batch) >= BUILD_BATCH_ROWS:
+        if len(pending) >= BUILD_BATCH_ROWS:
             flush()
     flush()
     for column, values in tag_values.items():
@@ -265,8 +345,11 @@ def _remove_dead_builds(index_path: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
-    """Build the SQLite index of a snapshot into a new file and swap it into ``index_path`` atomically."""
+def build_sqlite_index(snapshot_dir: Path, index_path: Path, *, token_memo: Path | None = None) -> dict[str, Any]:
+    """Build the SQLite index of a snapshot into a new file and swap it into ``index_path`` atomically.
+
+    With ``token_memo`` (a file kept between builds, see :class:`TokenMemo`) entries whose text fields are
+    unchanged since the last build reuse their FTS tokens."""
     started = time.perf_counter()
     snapshot_dir = Path(snapshot_dir)
     index_path = Path(index_path)
@@ -279,6 +362,7 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
     temp_path = index_path.with_name(f".{index_path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         counts: dict[str, int] | None = None
+        memo: TokenMemo | None = None
         for check_order in (True, False):
             temp_path.unlink(missing_ok=True)
             conn = sqlite3.connect(temp_path, isolation_level=None)
@@ -289,8 +373,12 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
                 conn.execute("BEGIN")
                 source = (snapshot.iter_jsonl(entries_path) if check_order
                           else _sorted_from_disk(entries_path, index_path.parent))
+                if memo is not None:
+                    memo.close()
+                    memo.new_path.unlink(missing_ok=True)
+                memo = TokenMemo(token_memo) if token_memo is not None else None
                 try:
-                    counts = _load_entries(conn, source, check_order=check_order)
+                    counts = _load_entries(conn, source, check_order=check_order, memo=memo)
                 except _Unsorted:
                     conn.execute("ROLLBACK")
                     continue
@@ -338,8 +426,14 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
                       "sorted_on_disk": 0 if check_order else 1}
             break
         os.replace(temp_path, index_path)
+        if memo is not None:
+            counts = {**(counts or {}), "tokens_reused": memo.hits}
+            memo.commit()
     finally:
         temp_path.unlink(missing_ok=True)
+        if memo is not None:
+            memo.close()
+            memo.new_path.unlink(missing_ok=True)
     return {**(counts or {}), "seconds": round(time.perf_counter() - started, 3),
             "bytes": index_path.stat().st_size, "data_as_of": meta["data_as_of"], "version": meta["version"]}
 

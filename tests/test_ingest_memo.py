@@ -158,3 +158,18 @@ def site_files(root: Path) -> dict[str, bytes]:
             path = Path(directory) / name
             found[str(path.relative_to(root))] = path.read_bytes()
     return found
+
+
+def test_a_nightly_publish_of_unchanged_data_renders_no_page_again(sample_files: list[Path], tmp_path: Path) -> None:
+    """The import time in each entry's provenance changes on every publish; no page shows it, so no page
+    may be rendered again because of it."""
+    from portal.publish import SLOT_STORE_DIR, Layout, publish, release_info
+    from portal.site.store import REPORT_FILE
+
+    layout = Layout(tmp_path / "var")
+    sources = [SourceSpec(str(p)) for p in sample_files[:1]]
+    for _ in range(3):  # slot a, slot b (linked from a), slot a again
+        record = publish(sources, layout, as_of=AS_OF, key=KEY)
+    slot = layout.entry_slot(release_info(layout.releases / record["release"])["entry_slot"])
+    report = orjson.loads((slot / SLOT_STORE_DIR / REPORT_FILE).read_bytes())
+    assert report["reused"] > 100 and report["rendered"] == 0 and report["linked"] == 0, report
