@@ -50,7 +50,7 @@ from portal.applications.settings import (
 )
 from portal.applications.store import OUTCOME_ZH, STATE_ZH, ApplicationStore, NewApplication
 from portal.dates import today_shanghai
-from portal.masking import scrub_text
+from portal.scrub import scrub_text
 from search_api.errors import ApiError, install_error_handlers
 from search_api.middleware import EnvelopeCORSMiddleware, HardeningMiddleware, forwarded_ip_getter
 from search_api.ratelimit import MAX_TRACKED_CLIENTS, RateLimiter, rate_limit_key
