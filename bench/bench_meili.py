@@ -37,8 +37,8 @@ import bench_search as bs
 from common import ROOT, machine_line
 
 sys.path.insert(0, str(ROOT))
-from search_api.engine import SearchQuery  # noqa: E402
-from search_api.meili_engine import MeiliEngine  # noqa: E402
+from search_api.engines.base import SearchQuery  # noqa: E402
+from search_api.engines.meilisearch import MeiliEngine  # noqa: E402
 from tests.meili import find_meili_bin, start_meili, stop_meili  # noqa: E402
 
 INDEX = "portal_entries"

@@ -41,8 +41,8 @@ KEY_ENV = {"PORTAL_HMAC_KEY": "bench-key-" + "x" * 32}
 
 def changed_copy(src_dir: Path, dst_dir: Path, offset: int) -> int:
     """Copy the sample CSVs with the facts of every 100th data row (from ``offset``) edited; rows changed."""
-    from portal.headers import map_headers
-    from portal.importers import open_source
+    from portal.ingest.headers import map_headers
+    from portal.ingest.importers import open_source
 
     partial = dst_dir.with_name(dst_dir.name + ".partial")  # renamed when complete: a killed run redoes it
     shutil.rmtree(partial, ignore_errors=True)
@@ -74,8 +74,8 @@ def run_publish(var: Path, as_of: date, files: list[str]) -> dict:
 
 def peer(files: list[str], work: Path) -> dict:
     """sqlite-utils insert of every file (one table each) + enable-fts on its name and facts columns."""
-    from portal.headers import map_headers
-    from portal.importers import open_source
+    from portal.ingest.headers import map_headers
+    from portal.ingest.importers import open_source
 
     db = work / "peer.db"
     db.unlink(missing_ok=True)

@@ -35,7 +35,7 @@ from typing import Any
 from common import ROOT, machine_line
 
 sys.path.insert(0, str(ROOT))
-from portal.identifiers import USCC_ALPHABET, uscc_check_character  # noqa: E402
+from portal.ingest.identifiers import USCC_ALPHABET, uscc_check_character  # noqa: E402
 
 TODAY = date(2026, 11, 23)
 SEED = 20261123
@@ -78,7 +78,7 @@ def synthetic_entries(count: int) -> list[dict[str, Any]]:
 
 
 def prepare(work: Path, entries: int | None, snapshot: Path | None) -> None:
-    from portal.snapshot import write_snapshot
+    from portal.public.snapshot import write_snapshot
     from search_api.indexer import build_index
 
     work.mkdir(parents=True, exist_ok=True)
@@ -188,7 +188,7 @@ def parts(work: Path) -> None:
     from portal.report.document import render_pdf
     from portal.report.issue import ReportIssuer
     from portal.report.signing import sign_pdf
-    from search_api.sqlite_engine import SqliteEngine
+    from search_api.engines.sqlite import SqliteEngine
 
     engine = SqliteEngine(work / "index.db")
     issuer = ReportIssuer(ReportConfig(office="达州市社会信用体系建设领导小组办公室", verify_url="https://example/verify/",

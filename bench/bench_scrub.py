@@ -17,10 +17,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from portal.headers import map_headers
+from portal.ingest.headers import map_headers
+from portal.ingest.validate import UNSCRUBBED_KEYS
 from portal.sample import write_samples
 from portal.scrub import _GATE, scrub_row
-from portal.validate import UNSCRUBBED_KEYS
 
 
 def rows_of(directory: Path) -> list[dict[str, str | None]]:

@@ -87,8 +87,8 @@ class StepClock:
 
 def main() -> None:
     var, as_of, files = Path(sys.argv[1]), date.fromisoformat(sys.argv[2]), sys.argv[3:]
-    from portal.ingest import SourceSpec
-    from portal.publish import Layout, publish
+    from portal.ingest.pipeline import SourceSpec
+    from portal.release.publish import Layout, publish
 
     clock = StepClock()
     start = time.perf_counter()

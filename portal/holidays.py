@@ -10,7 +10,7 @@ days can.
 For a year without a published arrangement, a working-day period must never end before it could end under
 any arrangement consistent with the law. So this module also gives every weekday that *could* be a day off
 in such an arrangement (the breaks the State Council has drawn around each holiday since 2008, widened), and
-``portal.workdays`` counts none of them, and no weekend, as a working day: the period ends on or after the
+``portal.ingest.workdays`` counts none of them, and no weekend, as a working day: the period ends on or after the
 day it would end under every such arrangement. The next publish after the arrangement is known (chinese-calendar
 updated, or ``holidays.toml`` filled in) recomputes every period exactly.
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import orjson
 
-from portal.catalogue import Catalogue
-from portal.validate import ValidRow
+from portal.ingest.validate import ValidRow
+from portal.public.catalogue import Catalogue
 
 MEMO_FILE = "ingest-memo.db"  # beside the snapshot versions (private working data, like the versions)
 MEMO_FORMAT = b"memo-1"

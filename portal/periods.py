@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from portal.catalogue import ListSpec, Span
-from portal.dates import add_months
+from portal.public.catalogue import ListSpec, Span
+from portal.public.dates import add_months
 
 if TYPE_CHECKING:
-    from portal.workdays import WorkCalendar
+    from portal.ingest.workdays import WorkCalendar
 
 # How departments separate several 处罚类别 in one cell (and how the older layout's 处罚类别1 + 处罚类别2 are
 # joined by the header mapping): commas of both widths with or without spaces, 、 ； ; / | and plain spaces.

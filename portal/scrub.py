@@ -1,7 +1,7 @@
 """The one rule set that masks identifiers inside published text, applied at the ingest boundary.
 
 Every value of a row except the identifier columns (which are validated and masked by their own rules in
-``portal.validate``) goes through :func:`scrub_row` once, before anything is derived from it: subject and
+``portal.ingest.validate``) goes through :func:`scrub_row` once, before anything is derived from it: subject and
 legal-representative names, case numbers, authorities, regions, addresses, facts, basis and every
 ``details`` column. Downstream code (snapshot, site, index, API, feeds, downloads) only ever sees the
 result.
@@ -32,7 +32,7 @@ import re
 from collections.abc import Collection
 from datetime import date
 
-from portal.masking import MASK
+from portal.ingest.masking import MASK
 
 # Characters people put between digit groups (at most two of them between two digits).
 _SEP = "[ \\t.\\-_/\u00b7\u200b\u200c\u200d\u2060\ufeff]"

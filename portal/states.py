@@ -6,7 +6,7 @@ use these exact words; tests/test_rules_publish.py checks the site pages, the AP
 
 from __future__ import annotations
 
-from portal.records import PublicStatus, WithdrawalReason
+from portal.public.records import PublicStatus, WithdrawalReason
 
 UNDER_NOTICE = PublicStatus.UNDER_NOTICE.value  # 公示中: pre-publication notice
 PUBLISHED = PublicStatus.PUBLISHED.value  # 已公布

@@ -7,7 +7,7 @@ brings it: its *first import* day is the day the portal could first publish it (
 import). Later imports carry the verdict in ``late.jsonl`` of the snapshot; decisions already public before
 this rule was in force count as on time (nothing says otherwise).
 
-Works on the staging database of ``portal.ingest`` (tables ``staged`` and ``previous``).
+Works on the staging database of ``portal.ingest.pipeline`` (tables ``staged`` and ``previous``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from portal import snapshot as snap
-from portal.catalogue import Catalogue
-from portal.lifecycle import add_span
-from portal.workdays import WorkCalendar
+from portal.ingest.lifecycle import add_span
+from portal.ingest.workdays import WorkCalendar
+from portal.public import snapshot as snap
+from portal.public.catalogue import Catalogue
 
 LATE_FILE = "late.jsonl"  # one line per late decision still in the sources: id, list, dates
 MAX_LATE_LISTED = 1_000  # the manifest lists this many late decisions; counts and late.jsonl are complete

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from search_api.docs_assets import install_docs
-from search_api.engine import Engine
-from search_api.engines import make_engine
+from search_api.engines.base import Engine
+from search_api.engines.factory import make_engine
 from search_api.errors import install_error_handlers
 from search_api.middleware import (
     EnvelopeCORSMiddleware,
@@ -20,7 +20,7 @@ from search_api.middleware import (
     install_uvicorn_log_redaction,
 )
 from search_api.report_routes import ReportState, report_router
-from search_api.routes import AppState, health_router, router
+from search_api.routers.api import AppState, health_router, router
 from search_api.settings import API_PREFIX, Settings
 from search_api.text import warm_folding
 

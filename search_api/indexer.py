@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search_api.sqlite_engine import build_sqlite_index
+from search_api.engines.sqlite import build_sqlite_index
 
 if TYPE_CHECKING:
-    from search_api.meili_engine import MeiliEngine, StagedIndex
+    from search_api.engines.meilisearch import MeiliEngine, StagedIndex
 
 
 class MeiliNotConfigured(ValueError):
@@ -28,8 +28,8 @@ def build_index(snapshot_dir: Path, index_path: Path, *, token_memo: Path | None
 
 def meili_engine_from_env() -> MeiliEngine:
     """The Meilisearch engine of the environment's settings (``MEILI_URL``, ``MEILI_KEY``, ``PORTAL_MEILI_INDEX``)."""
-    from search_api.engines import make_engine
-    from search_api.meili_engine import MeiliEngine
+    from search_api.engines.factory import make_engine
+    from search_api.engines.meilisearch import MeiliEngine
     from search_api.settings import Settings
 
     settings = Settings(engine="meilisearch")
@@ -42,13 +42,13 @@ def meili_engine_from_env() -> MeiliEngine:
 
 def build_meili_index(snapshot_dir: Path, url: str, key: str | None = None, index: str = "portal_entries") -> dict[str, Any]:
     """Build the Meilisearch index of ``snapshot_dir`` beside the live one and swap it in."""
-    from search_api.meili_engine import MeiliEngine
+    from search_api.engines.meilisearch import MeiliEngine
 
     return MeiliEngine(url, key, index=index).index_snapshot(Path(snapshot_dir))
 
 
 def meili_release_builder(engine: MeiliEngine) -> Any:
-    """An index builder for ``portal.publish.publish`` that targets Meilisearch.
+    """An index builder for ``portal.release.publish.publish`` that targets Meilisearch.
 
     The release still gets its SQLite file (so ``portal rollback`` and a switch back to the SQLite engine need
     no rebuild); the Meilisearch indexes are filled beside the live ones and returned staged: publish swaps

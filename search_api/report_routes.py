@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from portal.identifiers import IdentifierError
+from portal.ingest.identifiers import IdentifierError
 from portal.report.config import ReportConfig
 from portal.report.content import parse_subject_code
 from portal.report.issue import ReportIssuer, normalise_typed
@@ -28,7 +28,7 @@ from portal.settings import PORTAL_ENV_ENV
 from search_api.errors import ApiError
 from search_api.models import ErrorResponse
 from search_api.ratelimit import RateLimiter
-from search_api.routes import BODY_TOO_LARGE, ERRORS, StateDep, client_ip, limit
+from search_api.routers.api import BODY_TOO_LARGE, ERRORS, StateDep, client_ip, limit
 from search_api.settings import (
     MAX_REPORT_ENTRIES,
     MAX_REPORT_NO_LENGTH,

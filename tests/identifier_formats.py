@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from portal.identifiers import ric_check_digit
+from portal.ingest.identifiers import ric_check_digit
 
 # What people put between digit groups (issue 12 and the access-log item): space, double space, tab, dash,
 # dot, underscore, slash, middle dot, zero-width space.

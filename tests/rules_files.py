@@ -14,9 +14,9 @@ import chinese_calendar
 import openpyxl
 from stdnum.cn import uscc as stdnum_uscc
 
-from portal import snapshot as snap
-from portal.identifiers import ric_check_digit
-from portal.ingest import SourceSpec, run_ingest
+from portal.ingest.identifiers import ric_check_digit
+from portal.ingest.pipeline import SourceSpec, run_ingest
+from portal.public import snapshot as snap
 
 KEY = b"test-only-hmac-key-0123456789abcdef"
 FORMATS = ("csv", "xlsx")

@@ -192,7 +192,7 @@ def test_lookup_by_full_id_number(client: TestClient, caplog: pytest.LogCaptureF
 
 
 def test_lookup_with_legacy_15_digit_number(built: Path) -> None:
-    from portal.identifiers import upgrade_ric15
+    from portal.ingest.identifiers import upgrade_ric15
 
     legacy = "511702850312123"
     upgraded = upgrade_ric15(legacy)
@@ -253,7 +253,7 @@ def test_a_wrong_uscc_check_character_is_invalid_never_not_found(client: TestCli
 
 
 def test_lists_carry_their_measures(client: TestClient) -> None:
-    from search_api.snapshot import measures
+    from portal.public.snapshot import measures
 
     body = client.get("/api/v1/lists").json()
     expected = {code: len(items) for code, items in measures()["measures"].items()}

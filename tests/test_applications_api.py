@@ -37,7 +37,7 @@ from portal.applications.settings import (
     WRONG_CODES_PER_RECEIPT_PER_HOUR,
     Settings,
 )
-from portal.identifiers import ric_check_digit
+from portal.ingest.identifiers import ric_check_digit
 from search_api.indexer import build_index
 from search_api.testing import (
     TEST_HMAC_KEY,

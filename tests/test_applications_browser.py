@@ -20,13 +20,13 @@ from applications_support import uscc
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
 import sitebuild  # noqa: E402
 
-from portal import snapshot as snap  # noqa: E402
 from portal.applications import rules  # noqa: E402
 from portal.applications.rules import Kind  # noqa: E402
-from portal.dates import today_shanghai  # noqa: E402
-from portal.identifiers import ric_check_digit  # noqa: E402
-from portal.ingest import SourceSpec  # noqa: E402
-from portal.publish import Layout, publish  # noqa: E402
+from portal.ingest.identifiers import ric_check_digit  # noqa: E402
+from portal.ingest.pipeline import SourceSpec  # noqa: E402
+from portal.public import snapshot as snap  # noqa: E402
+from portal.public.dates import today_shanghai  # noqa: E402
+from portal.release.publish import Layout, publish  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")

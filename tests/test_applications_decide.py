@@ -14,17 +14,17 @@ import pytest
 from applications_support import PDF, fresh_postgres_url, uscc
 from typer.testing import CliRunner
 
-from portal import snapshot as snap
-from portal.actions import load_overrides
 from portal.applications import decide
 from portal.applications.attachments import AttachmentDir
 from portal.applications.rules import Kind
 from portal.applications.settings import RETENTION_YEARS, UNDECIDED_RETENTION_DAYS, Settings
 from portal.applications.store import ApplicationStore, NewApplication, StoreError
 from portal.cli import app as cli
-from portal.dates import add_months
-from portal.ingest import SourceSpec, run_ingest
-from portal.publish import Layout
+from portal.ingest.actions import load_overrides
+from portal.ingest.pipeline import SourceSpec, run_ingest
+from portal.public import snapshot as snap
+from portal.public.dates import add_months
+from portal.release.publish import Layout
 
 AS_OF = date(2026, 11, 23)
 ORG_A, ORG_B = uscc("91511700MA6200001"), uscc("91511700MA6200002")

@@ -20,9 +20,9 @@ from portal.applications.store import ApplicationStore, NewApplication
 
 ROOT = Path(__file__).resolve().parents[1]
 # Everything that builds or serves what is public.
-PUBLIC_MODULES = ["portal.ingest", "portal.ingest_worker", "portal.snapshot", "portal.publish", "portal.site",
+PUBLIC_MODULES = ["portal.ingest.pipeline", "portal.ingest.worker", "portal.public.snapshot", "portal.release.publish", "portal.site",
                   "portal.site.generator", "portal.site.build", "portal.serve", "search_api.app",
-                  "search_api.indexer", "search_api.routes"]
+                  "search_api.indexer", "search_api.routers.api"]
 PUBLIC_SOURCES = [ROOT / "portal" / "site", ROOT / "search_api", ROOT / "portal" / "ingest.py",
                   ROOT / "portal" / "ingest_worker.py", ROOT / "portal" / "snapshot.py", ROOT / "portal" / "publish.py",
                   ROOT / "portal" / "serve.py", ROOT / "portal" / "importers"]

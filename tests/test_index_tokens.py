@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from portal.ingest import SourceSpec, run_ingest
-from search_api.sqlite_engine import SqliteEngine, build_sqlite_index
+from portal.ingest.pipeline import SourceSpec, run_ingest
+from search_api.engines.sqlite import SqliteEngine, build_sqlite_index
 
 KEY = b"test-only-hmac-key-0123456789abcdef"
 AS_OF = date(2026, 11, 23)

@@ -12,9 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from portal.ingest import SourceSpec, run_ingest
+from portal.ingest.masking import load_policy
+from portal.ingest.pipeline import SourceSpec, run_ingest
 from portal.ingest_memo import MEMO_FILE
-from portal.masking import load_policy
 
 KEY = b"test-only-hmac-key-0123456789abcdef"
 AS_OF = date(2026, 11, 23)
@@ -121,8 +121,8 @@ def test_cold_and_incremental_publish_of_the_same_data_give_the_same_files(
     """The nightly path (memo, entry slots reused) publishes exactly what a cold publish does."""
     from datetime import datetime
 
-    from portal import snapshot as snap
-    from portal.publish import Layout, publish
+    from portal.public import snapshot as snap
+    from portal.release.publish import Layout, publish
     from portal.settings import SHANGHAI
 
     # One clock for both publishes: the import time is written into every entry's provenance.
@@ -163,7 +163,7 @@ def site_files(root: Path) -> dict[str, bytes]:
 def test_a_nightly_publish_of_unchanged_data_renders_no_page_again(sample_files: list[Path], tmp_path: Path) -> None:
     """The import time in each entry's provenance changes on every publish; no page shows it, so no page
     may be rendered again because of it."""
-    from portal.publish import SLOT_STORE_DIR, Layout, publish, release_info
+    from portal.release.publish import SLOT_STORE_DIR, Layout, publish, release_info
     from portal.site.store import REPORT_FILE
 
     layout = Layout(tmp_path / "var")

@@ -36,7 +36,7 @@ import ahocorasick
 import orjson
 import pytest
 
-from portal.identifiers import ric_check_digit
+from portal.ingest.identifiers import ric_check_digit
 from portal.sample import sensitive_values
 
 pytestmark = pytest.mark.slow
@@ -419,7 +419,7 @@ def test_published_tree_holds_nothing_of_the_applications(published: Published, 
     from portal.applications import decide
     from portal.applications.app import create_app
     from portal.applications.settings import Settings as ApplySettings
-    from portal.publish import Layout
+    from portal.release.publish import Layout
 
     var = tmp_path / "var"
     shutil.copytree(published.var, var, symlinks=True)
@@ -470,7 +470,7 @@ def test_published_tree_holds_nothing_of_the_applications(published: Published, 
     assert scanner.findings == [], scanner.report()
 
     # The store itself: raw ID numbers only inside the attachment files the applicants uploaded (the ID field
-    # is kept as digest and masked form, free text is scrubbed by portal.masking like everything else).
+    # is kept as digest and masked form, free text is scrubbed by portal.ingest.masking like everything else).
     id_scanner = LeakScanner(set(numbers[:20]))
     for path in files_below(private):
         if path.parent.name != "attachments":

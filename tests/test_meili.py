@@ -21,8 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from search_api.app import create_app
-from search_api.engine import EngineError, SearchQuery
-from search_api.meili_engine import BUILD_SUFFIX, MeiliEngine
+from search_api.engines.base import EngineError, SearchQuery
+from search_api.engines.meilisearch import BUILD_SUFFIX, MeiliEngine
 from search_api.settings import Settings
 from search_api.testing import PERSON_ID, REP_ID, TEST_TODAY, make_entry, sample_entries, write_test_snapshot
 
@@ -155,8 +155,8 @@ def test_the_key_never_reaches_output_or_logs(meili_server: Any, index_name: str
 def test_publish_targets_meilisearch_and_a_failed_switch_swaps_back(engine: MeiliEngine, tmp_path: Path) -> None:
     from test_publish import HEADER, KEY, ROWS  # the department file of the publish tests
 
-    from portal.ingest import SourceSpec
-    from portal.publish import Layout, PublishError, publish
+    from portal.ingest.pipeline import SourceSpec
+    from portal.release.publish import Layout, PublishError, publish
     from search_api.indexer import meili_release_builder
 
     source = tmp_path / "inbox" / "dept.csv"

@@ -5,7 +5,7 @@ log line.
 Each example writes one department file (CSV or XLSX) with an organisation row and a person row whose every
 text field carries an identifier (``tests/identifier_formats.py``), and a shifted row that puts one into the
 columns that are parsed or looked up (认定日期, 主体类别, 名单名称, 状态) and is rejected. The real ingest
-(``portal.ingest.run_ingest``), the real SQLite index and the real API (TestClient) run on it; then every
+(``portal.ingest.pipeline.run_ingest``), the real SQLite index and the real API (TestClient) run on it; then every
 byte written below the work directory, every response and every log record is searched for the written
 forms of the identifiers.
 """
@@ -26,9 +26,9 @@ from identifier_formats import Ident, any_identifier, resident_id, surrounding
 from openpyxl import Workbook
 from stdnum.cn import uscc as stdnum_uscc
 
-from portal.digest import Digester
-from portal.ingest import run_ingest
-from portal.ingest_worker import SourceSpec
+from portal.ingest.pipeline import run_ingest
+from portal.ingest.worker import SourceSpec
+from portal.public.digest import Digester
 
 pytestmark = pytest.mark.slow
 

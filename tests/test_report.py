@@ -22,11 +22,11 @@ from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from portal.identifiers import uscc_check_character
-from portal.records import ListKind
+from portal.ingest.identifiers import uscc_check_character
+from portal.public.records import ListKind
+from portal.public.snapshot import write_snapshot
 from portal.report.content import SECTION_TITLES
 from portal.report.signing import TEST_CERT_FILE, SigningKeyError, check_signature
-from portal.snapshot import write_snapshot
 from search_api.app import create_app
 from search_api.indexer import build_index
 from search_api.settings import Settings

@@ -11,7 +11,7 @@ import chinese_calendar
 import pytest
 
 from portal.holidays import possible_days_off, statutory_holidays
-from portal.workdays import WorkCalendar
+from portal.ingest.workdays import WorkCalendar
 from tests.rules_files import FORMATS, entries_by, ingest, uscc, walk_working_days, write_table
 
 # 《全国年节及纪念日放假办法》 (国务院令第774号) for 2027, with the almanac's dates: 除夕 2027-02-05, 春节 02-06,

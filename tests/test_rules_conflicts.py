@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.catalogue import load_catalogue
+from portal.public.catalogue import load_catalogue
 from tests.rules_files import FORMATS, entries_by, ingest, resident_id, uscc, write_table
 
 HEADER = ["主体名称", "主体类别", "统一社会信用代码", "工商注册号", "组织机构代码", "证件号码", "法定代表人", "法定代表人证件号码",

@@ -12,11 +12,11 @@ import orjson
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from portal import snapshot as snap
-from portal.actions import ActionKind, record_action
 from portal.cli import app as cli
-from portal.ingest import SourceSpec
-from portal.publish import Layout, publish
+from portal.ingest.actions import ActionKind, record_action
+from portal.ingest.pipeline import SourceSpec
+from portal.public import snapshot as snap
+from portal.release.publish import Layout, publish
 from portal.states import SUSPENDED, WITHDRAWN
 from search_api.app import create_app
 from search_api.settings import Settings

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from identifier_formats import IDENTIFIER_KINDS, Ident, any_identifier, surrounding
 
-from portal.normalize import clean_line
+from portal.ingest.normalize import clean_line
 from portal.scrub import scrub_row, scrub_text
 
 # (written, public form): the public form follows the rule in portal/scrub.py, worked out by hand.

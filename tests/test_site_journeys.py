@@ -117,7 +117,7 @@ def test_penalty_csv_has_chinese_headers_and_labels_with_units(site: sitebuild.B
 def test_the_sample_delivery_has_licence_entries_in_the_national_template(tmp_path: Path) -> None:
     from datetime import date
 
-    from portal.headers import map_headers
+    from portal.ingest.headers import map_headers
     from portal.sample import write_samples
 
     paths = write_samples(tmp_path, 400, formats=("csv-utf8",), as_of=date(2026, 11, 20))

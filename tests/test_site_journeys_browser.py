@@ -26,7 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
 import sitebuild  # noqa: E402
 
-from portal.identifiers import ric_check_digit  # noqa: E402
+from portal.ingest.identifiers import ric_check_digit  # noqa: E402
 from portal.site.demo import SHARED_SUBJECT, demo_entries, demo_tombstones  # noqa: E402
 from search_api.digests import digest_number  # noqa: E402
 

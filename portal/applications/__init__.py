@@ -2,7 +2,7 @@
 
 The applicant files through the static site's form page, which posts to this package's own FastAPI app
 (:mod:`portal.applications.app`, its own port); the operator decides with ``portal applications …``
-(:mod:`portal.applications.cli`). Decisions become the existing entry actions (:mod:`portal.actions`), so
+(:mod:`portal.applications.cli`). Decisions become the existing entry actions (:mod:`portal.ingest.actions`), so
 the next publish flags, withholds or withdraws the entry; nothing else of an application ever leaves the
 store.
 

@@ -49,13 +49,13 @@ from portal.applications.settings import (
     Settings,
 )
 from portal.applications.store import OUTCOME_ZH, STATE_ZH, ApplicationStore, NewApplication
-from portal.dates import today_shanghai
+from portal.public.dates import today_shanghai
 from portal.scrub import scrub_text
 from search_api.errors import ApiError, install_error_handlers
 from search_api.middleware import EnvelopeCORSMiddleware, HardeningMiddleware, forwarded_ip_getter
 from search_api.ratelimit import MAX_TRACKED_CLIENTS, RateLimiter, rate_limit_key
 
-ENTRY_ID = re.compile(r"^[0-9a-f]{16}$")  # portal entry ids (see search_api.engine.entry_url)
+ENTRY_ID = re.compile(r"^[0-9a-f]{16}$")  # portal entry ids (see search_api.engines.base.entry_url)
 PHONE = re.compile(r"^[0-9+\-() ]{7,20}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PUBLIC_STATES = ("公示中", "已公布", "异议处理中")  # statuses under which an entry is public
@@ -120,7 +120,7 @@ class Service:
 
     def engine(self) -> Any:
         if self.entry_engine is None:
-            from search_api.engines import make_engine
+            from search_api.engines.factory import make_engine
             from search_api.settings import Settings as SearchSettings
 
             self.entry_engine = make_engine(SearchSettings(index_path=self.settings.resolved_index_path))
@@ -225,7 +225,7 @@ def _text(form: Any, name: str, label: str, *, max_length: int, required: bool =
 
 def _applicant_identity(service: Service, form: Any, entry: dict[str, Any]) -> tuple[str, str | None, str | None, bool | None]:
     """(applicant type, stored code, ID digest, identity matches); raw ID numbers go no further than here."""
-    from portal.identifiers import RESIDENT_ID, IdentifierError, normalise_id_number, normalise_uscc
+    from portal.ingest.identifiers import RESIDENT_ID, IdentifierError, normalise_id_number, normalise_uscc
 
     applicant_type = form.get("applicant_type")
     if applicant_type not in ("unit", "person"):
@@ -240,7 +240,7 @@ def _applicant_identity(service: Service, form: Any, entry: dict[str, Any]) -> t
         number = normalise_id_number(id_type, raw)
     except IdentifierError as exc:
         raise ApiError(422, "invalid_field", exc.zh) from None
-    from portal.masking import load_policy, mask_id_number
+    from portal.ingest.masking import load_policy, mask_id_number
     from search_api.digests import digest_number
     from search_api.settings import Settings as SearchSettings
 
@@ -298,7 +298,7 @@ async def submit(request: Request) -> dict[str, Any]:
             raise ApiError(422, "invalid_field", "电子邮箱格式不正确")
         grounds = _text(form, "grounds", "申请理由" if kind is Kind.OBJECTION else "纠正失信行为的情况",
                         max_length=MAX_GROUNDS_LENGTH, min_length=MIN_GROUNDS_LENGTH)
-        # ID numbers typed into the free text are masked by the one rule set (portal.masking): the store
+        # ID numbers typed into the free text are masked by the one rule set (portal.ingest.masking): the store
         # keeps no raw ID number outside the uploaded documents.
         grounds = scrub_text(grounds)
         uploads = [v for k, v in form.multi_items() if k == "attachments" and isinstance(v, UploadFile)]

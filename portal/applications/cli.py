@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from portal.dates import format_zh, parse_date, today_shanghai
+from portal.public.dates import format_zh, parse_date, today_shanghai
 from portal.settings import DEFAULT_VAR_DIR
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def accept(receipt: Receipt, var: VarDir = DEFAULT_VAR_DIR, on: OnDate = None, b
            note: Annotated[str, typer.Option(help="内部备注（不公开，不显示给申请人）")] = "") -> None:
     """受理异议（条目标注“异议处理中”）；或准予信用修复（条目自生效日期起撤下）。"""
     from portal.applications import decide
-    from portal.publish import Layout
+    from portal.release.publish import Layout
 
     day = _day(on)
     _run(lambda: decide.accept(open_store(var), Layout(var), receipt, actor=_actor(by), on=day,  # type: ignore[arg-type]
@@ -163,7 +163,7 @@ def resolve(receipt: Receipt,
             var: VarDir = DEFAULT_VAR_DIR, on: OnDate = None, by: By = None) -> None:
     """办结已受理的异议：记录处理结果，下次发布时生效。"""
     from portal.applications import decide
-    from portal.publish import Layout
+    from portal.release.publish import Layout
 
     day = _day(on)
     _run(lambda: decide.resolve(open_store(var), Layout(var), receipt, outcome, actor=_actor(by), on=day,  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """The operator's decisions, each one store transition plus (where the rules say so) one entry action.
 
 =================  ==========================  ======================================================
-step               application                 entry action (portal/actions.py), next publish
+step               application                 entry action (portal/ingest/actions.py), next publish
 =================  ==========================  ======================================================
 accept objection   received → accepted         OBJECTION: flagged 异议处理中 (withheld if the list says)
 resolve corrected  accepted → closed           OBJECTION_UPHELD: withdrawn as 异议更正
@@ -19,12 +19,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from portal.actions import ActionKind, record_action
 from portal.applications.rules import Kind
 from portal.applications.settings import MAX_REASON_LENGTH
 from portal.applications.store import ACCEPTED, CLOSED, RECEIVED, ApplicationStore, StoreError
-from portal.publish import Layout
-from portal.snapshot import iter_entries
+from portal.ingest.actions import ActionKind, record_action
+from portal.public.snapshot import iter_entries
+from portal.release.publish import Layout
 
 OBJECTION_OUTCOMES = {"corrected": ActionKind.OBJECTION_UPHELD, "withdrawn": ActionKind.OBJECTION_REJECTED,
                       "upheld": ActionKind.OBJECTION_REJECTED}

@@ -22,8 +22,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from portal.dates import add_months, format_zh
-from portal.workdays import WorkCalendar
+from portal.ingest.workdays import WorkCalendar
+from portal.public.dates import add_months, format_zh
 
 ACCEPT_WORKING_DAYS = 2  # 决定是否受理: 修复办法 第七条, 异议处理指南 五
 OBJECTION_WORKING_DAYS = 10  # 异议核查: 七星关 第二十一条(二)

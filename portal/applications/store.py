@@ -49,8 +49,8 @@ from portal.applications.settings import (
     RETENTION_YEARS,
     UNDECIDED_RETENTION_DAYS,
 )
-from portal.dates import add_months
-from portal.snapshot import now_shanghai
+from portal.public.dates import add_months
+from portal.public.snapshot import now_shanghai
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to misread on paper or over the phone
 RECEIPT_PREFIX = {Kind.OBJECTION: "YY", Kind.REPAIR: "XF"}  # 异议 / 修复
@@ -86,7 +86,7 @@ applications = Table(
     Column("applicant_type", String(8), nullable=False),  # unit | person
     Column("applicant_name", String(200), nullable=False),
     Column("applicant_code", String(40)),  # a unit's 统一社会信用代码 (public anyway), or a masked ID number
-    Column("applicant_id_digest", String(64)),  # HMAC of a person's ID number (portal.digest)
+    Column("applicant_id_digest", String(64)),  # HMAC of a person's ID number (portal.public.digest)
     Column("identity_matches", Boolean),  # the applicant's code/number is the entry subject's
     Column("contact_name", String(50), nullable=False),
     Column("contact_phone", String(20), nullable=False),

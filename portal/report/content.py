@@ -13,10 +13,10 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from portal.dates import format_zh
-from portal.identifiers import IdentifierError, normalise_reg_no, normalise_uscc
-from portal.normalize import nfkc_compact
-from portal.records import ListKind, SubjectType
+from portal.ingest.identifiers import IdentifierError, normalise_reg_no, normalise_uscc
+from portal.ingest.normalize import nfkc_compact
+from portal.public.dates import format_zh
+from portal.public.records import ListKind, SubjectType
 
 # The order of the report's sections: what a tender office checks first comes first.
 SECTION_ORDER: tuple[ListKind, ...] = (ListKind.BLACK, ListKind.WATCH, ListKind.DECISION, ListKind.RED)
@@ -59,7 +59,7 @@ def parse_subject_code(text: str) -> SubjectCode:
 
 @lru_cache(maxsize=1)
 def _detail_labels() -> Any:
-    from portal.headers import default_table
+    from portal.ingest.headers import default_table
 
     return default_table()
 

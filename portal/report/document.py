@@ -22,7 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from portal.dates import format_zh
+from portal.public.dates import format_zh
 from portal.report.content import SECTION_ORDER, SECTION_TITLES, ReportContent, detail_label
 from portal.report.settings import FONT_CANDIDATES
 

@@ -36,7 +36,7 @@ from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.validation import SignatureCoverageLevel, async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from portal.durable import write_durably
+from portal.public.durable import write_durably
 from portal.report.config import ReportConfig
 from portal.report.settings import (
     SIGNATURE_BYTES_RESERVED,

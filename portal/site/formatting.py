@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from portal.dates import format_zh
+from portal.public.dates import format_zh
 from portal.settings import SHANGHAI
 from portal.site.terms import detail_items, terms_for
 from portal.states import SUSPENDED, SUSPENDED_TEXT, WITHDRAWN
