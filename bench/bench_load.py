@@ -311,7 +311,7 @@ def report(work: Path, primary: str) -> None:
         "build process exits. Build time varied between runs (77–129 s), so the swap landed at different times;",
         "the lead was tuned between runs with `--contention`. swap1 ran an earlier version of the Lua script",
         "that did not record error codes or failure times (its 503s are most likely the same kind as the others').",
-        "Between swap1 and swap2 `search_api/routes.py` gained an opt-in `facets=false` (commit 6e4937a); the mix",
+        "Between swap1 and swap2 `search_api/routers/api.py` gained an opt-in `facets=false` (commit 6e4937a); the mix",
         "does not pass it and the default (facets computed) is unchanged, so all runs exercise the same path.",
         "",
         "| run | index swap | req/s | p50 ms | p99 ms | non-2xx/3xx | socket errors | statuses (status/error code) "

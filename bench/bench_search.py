@@ -187,7 +187,7 @@ def load_engine_class(module_file: Path | None) -> Any:
     an optimisation, run against the index that version built)."""
     sys.path.insert(0, str(ROOT))
     if module_file is None:
-        from search_api.sqlite_engine import SqliteEngine
+        from search_api.engines.sqlite import SqliteEngine
 
         return SqliteEngine
     import importlib.util
@@ -200,7 +200,7 @@ def load_engine_class(module_file: Path | None) -> Any:
 
 
 def inprocess(work: Path, passes: int, module_file: Path | None, out_name: str, queries_file: Path | None) -> None:
-    from search_api.engine import SearchQuery
+    from search_api.engines.base import SearchQuery
 
     engine = load_engine_class(module_file)(work / "index.sqlite3", timeout_ms=30_000)
     queries = read_json(queries_file or work / "queries.json")
@@ -361,8 +361,8 @@ def load(work: Path, runs: int, workers: int, duration: int, connections: int, t
 # --- recall ------------------------------------------------------------------------------------------------
 def recall(work: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from search_api.engine import SearchQuery
-    from search_api.sqlite_engine import SqliteEngine
+    from search_api.engines.base import SearchQuery
+    from search_api.engines.sqlite import SqliteEngine
 
     engine = SqliteEngine(work / "index.sqlite3", timeout_ms=30_000)
     queries = [item["q"] for item in read_json(work / "queries.json")["two_char"]]

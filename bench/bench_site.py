@@ -6,7 +6,7 @@
 What is measured, each a child process timed by ``common.run_measured`` (wall time, peak RSS), median of
 ``--runs`` runs, the peers interleaved run by run so that load from other users of the machine hits both:
 
-- **full build**: ``portal.publish.build_into_slot(default_site_builder, …)`` into an empty entry slot
+- **full build**: ``portal.release.publish.build_into_slot(default_site_builder, …)`` into an empty entry slot
   (what the first publish does): Pelican with the real ``content/`` and ``pelicanconf.py``, our plugin
   rendering every entry, list, download, feed and sitemap from a synthetic public snapshot
   (``site_data.py``), then Pagefind.
@@ -52,7 +52,7 @@ PHASES = ("counting pass over entries.jsonl (load_snapshot)",
 # --- child-process entry points ---------------------------------------------------------------------
 def child_build(snapshot: str, out_dir: str, slot: str) -> None:
     """Run production's site build into an entry slot; note how long its phases took (in this process)."""
-    from portal import publish
+    from portal.release import publish
     from portal.site import generator, pagefind, store
 
     seconds: dict[str, float] = {}

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from portal.public.snapshot import write_snapshot
 from portal.site.demo import (
     AUTHORITIES,
     COMPANY_WORDS,
@@ -23,7 +24,6 @@ from portal.site.demo import (
     _masked_id,
     _uscc,
 )
-from portal.snapshot import write_snapshot
 
 
 def _id(*parts: str) -> str:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from portal.dates import parse_date, today_shanghai
+from portal.public.dates import parse_date, today_shanghai
 from portal.settings import DEFAULT_SNAPSHOTS_DIR, DEFAULT_VAR_DIR
 
 app = typer.Typer(help="信用门户运维命令 (public credit portal operator commands)", no_args_is_help=True,
@@ -62,7 +62,7 @@ def ingest(
     query: Annotated[str | None, typer.Option(help="数据库查询语句")] = None,
 ) -> None:
     """导入部门数据：校验、脱敏、生命周期评估，生成新的公开快照。"""
-    from portal.ingest import IngestError, SourceSpec, run_ingest
+    from portal.ingest.pipeline import IngestError, SourceSpec, run_ingest
 
     specs = [SourceSpec(s, sheet=sheet, table=table, query=query) for s in sources]
     try:
@@ -92,9 +92,9 @@ def publish(
     query: Annotated[str | None, typer.Option(help="数据库查询语句")] = None,
 ) -> None:
     """一键发布：导入 → 校验 → 脱敏 → 生成网站 → 建索引 → 原子切换上线（任一步失败则线上不变）。"""
-    from portal.ingest import SourceSpec
-    from portal.publish import STEP_NAMES_ZH, Layout, PublishError
-    from portal.publish import publish as run_publish
+    from portal.ingest.pipeline import SourceSpec
+    from portal.release.publish import STEP_NAMES_ZH, Layout, PublishError
+    from portal.release.publish import publish as run_publish
 
     specs = [SourceSpec(s, table=table, query=query) for s in sources]
     try:
@@ -112,8 +112,8 @@ def publish(
 @app.command()
 def rollback(var: VarDir = DEFAULT_VAR_DIR) -> None:
     """回退到上一次发布的版本（网站与索引一起回退）。"""
-    from portal.publish import Layout, PublishError
-    from portal.publish import rollback as run_rollback
+    from portal.release.publish import Layout, PublishError
+    from portal.release.publish import rollback as run_rollback
 
     try:
         release = run_rollback(Layout(var))
@@ -131,8 +131,8 @@ def history(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """审计记录：每次发布的时间、来源、数量、校验和；或查询某条目某天是否公开。"""
-    from portal.audit import AuditLog
-    from portal.publish import Layout
+    from portal.release.audit import AuditLog
+    from portal.release.publish import Layout
 
     audit = AuditLog(Layout(var).audit)
     if entry:
@@ -162,12 +162,12 @@ def history(
 
 
 def _record(kind: str, entry_id: str, on: str | None, note: str, var: Path) -> None:
-    from portal.actions import ActionKind, record_action
-    from portal.publish import Layout
+    from portal.ingest.actions import ActionKind, record_action
+    from portal.release.publish import Layout
 
     layout = Layout(var)
     known = layout.snapshots / "latest"
-    from portal.snapshot import iter_entries, iter_tombstones
+    from portal.public.snapshot import iter_entries, iter_tombstones
 
     if known.exists() and not any(e["id"] == entry_id for e in iter_entries(known)) and not any(
             t["id"] == entry_id for t in iter_tombstones(known)):

@@ -4,7 +4,7 @@ The site is static files served from the live release; the directory is resolved
 publish or rollback (a symlink switch) takes effect at once without a restart. In production put nginx in
 front of the site directory instead (docs/operations.md); this server is the embedded default.
 
-A release's ``entries/`` and ``lists/`` are symlinks into an entry slot (portal/publish.py). Starlette's
+A release's ``entries/`` and ``lists/`` are symlinks into an entry slot (portal/release/publish.py). Starlette's
 ``StaticFiles`` refuses files whose real path leaves the served directory unless told to follow every
 symlink; :class:`ReleaseFiles` follows exactly those two links and nothing else.
 """

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
-from search_api.engine import Engine
-from search_api.engines import make_engine
+from search_api.engines.base import Engine
+from search_api.engines.factory import make_engine
 from search_api.errors import install_error_handlers
 from search_api.middleware import (
     EnvelopeCORSMiddleware,
@@ -18,7 +18,7 @@ from search_api.middleware import (
     forwarded_ip_getter,
     install_uvicorn_log_redaction,
 )
-from search_api.routes import AppState, health_router, router
+from search_api.routers.api import AppState, health_router, router
 from search_api.settings import API_PREFIX, Settings
 from search_api.text import warm_folding
 

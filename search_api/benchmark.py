@@ -16,9 +16,9 @@ from pathlib import Path
 
 import orjson
 
-from search_api.engine import SearchQuery
+from search_api.engines.base import SearchQuery
+from search_api.engines.sqlite import SqliteEngine
 from search_api.indexer import build_index
-from search_api.sqlite_engine import SqliteEngine
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍"

@@ -1,4 +1,4 @@
-"""Keyed digests of ID numbers for exact lookup, through the lead's ``portal.digest`` (one definition of the
+"""Keyed digests of ID numbers for exact lookup, through the lead's ``portal.public.digest`` (one definition of the
 normalisation and the HMAC, shared with ingest), imported lazily so the API starts without it."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from search_api.errors import ApiError
 def digester(key: str) -> Any:
     """A reusable HMAC digester for ``key``; an empty key means the portal's own key loading rules."""
     try:
-        from portal import digest
-    except ImportError as exc:  # pragma: no cover - portal.digest ships with the project
+        from portal.public import digest
+    except ImportError as exc:  # pragma: no cover - portal.public.digest ships with the project
         raise ApiError(503, "lookup_unavailable", "证件号码查询暂不可用") from exc
     try:
         raw = key.encode() if key else digest.load_key()
@@ -24,6 +24,6 @@ def digester(key: str) -> Any:
 
 
 def digest_number(number: str, key: str) -> str:
-    from portal.digest import normalise_for_digest
+    from portal.public.digest import normalise_for_digest
 
     return digester(key).digest(normalise_for_digest(number))

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from search_api.engine import EngineBusy, EngineError, IndexMissing, QueryTimeout
+from search_api.engines.base import EngineBusy, EngineError, IndexMissing, QueryTimeout
 
 logger = logging.getLogger("search_api.errors")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from search_api.sqlite_engine import build_sqlite_index
+from search_api.engines.sqlite import build_sqlite_index
 
 
 def build_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
@@ -20,6 +20,6 @@ def build_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
 
 def build_meili_index(snapshot_dir: Path, url: str, key: str | None = None, index: str = "portal_entries") -> dict[str, Any]:
     """Build the Meilisearch index of ``snapshot_dir`` beside the live one and swap it in."""
-    from search_api.meili_engine import MeiliEngine
+    from search_api.engines.meilisearch import MeiliEngine
 
     return MeiliEngine(url, key, index=index).index_snapshot(Path(snapshot_dir))

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from portal.records import ListKind, PublicEntry, PublicStatus, SubjectType, Tombstone
-from search_api.engine import DIGEST_FIELDS
+from portal.public.records import ListKind, PublicEntry, PublicStatus, SubjectType, Tombstone
+from search_api.engines.base import DIGEST_FIELDS
 from search_api.settings import (
     MAX_CHECK_SUBJECTS,
     MAX_ID_NUMBER_LENGTH,

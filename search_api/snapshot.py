@@ -42,7 +42,7 @@ def catalogue(snapshot_dir: Path) -> list[dict[str, Any]]:
         if isinstance(data, dict):
             data = data.get("lists", data.get("list", []))
         return [item for item in data if isinstance(item, dict)]
-    from portal.catalogue import load_catalogue
+    from portal.public.catalogue import load_catalogue
 
     return list(load_catalogue().to_public()["lists"])
 

@@ -1,5 +1,5 @@
 """Test data for the engine and API tests: a small but realistic snapshot written with the lead's
-``portal.snapshot.write_snapshot`` (the one writer of snapshots)."""
+``portal.public.snapshot.write_snapshot`` (the one writer of snapshots)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from portal.digest import Digester, normalise_for_digest
-from portal.snapshot import write_snapshot
+from portal.public.digest import Digester, normalise_for_digest
+from portal.public.snapshot import write_snapshot
 
 TEST_TODAY = date(2026, 11, 23)
 TEST_HMAC_KEY = "test-only-hmac-key-for-search-api-tests-0123456789"

@@ -190,7 +190,7 @@ def test_lookup_by_full_id_number(client: TestClient, caplog: pytest.LogCaptureF
 
 
 def test_lookup_with_legacy_15_digit_number(built: Path) -> None:
-    from portal.identifiers import upgrade_ric15
+    from portal.ingest.identifiers import upgrade_ric15
 
     legacy = "511702850312123"
     upgraded = upgrade_ric15(legacy)

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from uvicorn.logging import AccessFormatter
 
-from portal.identifiers import ric_check_digit
+from portal.ingest.identifiers import ric_check_digit
 from search_api import keys
 from search_api.app import create_app
 from search_api.indexer import build_index

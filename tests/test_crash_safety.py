@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from portal import snapshot as snap
-from portal.publish import Layout, list_releases, release_info
+from portal.public import snapshot as snap
+from portal.release.publish import Layout, list_releases, release_info
 
 pytestmark = pytest.mark.slow
 
@@ -219,7 +219,7 @@ def file_digests(root: Path) -> dict[str, str]:
 
 def assert_served_pages_match_a_fresh_build(layout: Layout, tmp_path: Path) -> None:
     """The live entry and list pages are exactly what a build from scratch of the live snapshot gives."""
-    from portal.publish import default_site_builder
+    from portal.release.publish import default_site_builder
 
     fresh_slot = tmp_path / "fresh-slot"
     default_site_builder(layout.snapshots / "latest", tmp_path / "fresh" / "site", fresh_slot)
@@ -313,8 +313,8 @@ def test_a_live_lock_blocks_and_a_killed_holder_does_not(tmp_path: Path) -> None
 
     from stdnum.cn import uscc as stdnum_uscc
 
-    from portal.ingest import SourceSpec
-    from portal.publish import PublishError, publish
+    from portal.ingest.pipeline import SourceSpec
+    from portal.release.publish import PublishError, publish
 
     body = "91511700MA6300001"
     source = tmp_path / "dept.csv"

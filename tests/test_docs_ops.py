@@ -27,7 +27,7 @@ from stdnum.cn import uscc
 from typer.testing import CliRunner
 
 from portal.cli import app
-from portal.dates import today_shanghai
+from portal.public.dates import today_shanghai
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from search_api.engine import Engine, SearchQuery
+from search_api.engines.base import Engine, SearchQuery
 from search_api.testing import (
     PERSON_ID,
     REP_ID,
@@ -30,11 +30,11 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     root = tmp_path_factory.mktemp("snapshots")
     snapshot_dir = write_test_snapshot(root)
     if request.param == "sqlite":
-        from search_api.sqlite_engine import SqliteEngine
+        from search_api.engines.sqlite import SqliteEngine
 
         built: Engine = SqliteEngine(Path(tmp_path_factory.mktemp("index")) / "index.sqlite3")
     else:
-        from search_api.meili_engine import MeiliEngine
+        from search_api.engines.meilisearch import MeiliEngine
 
         built = MeiliEngine(os.environ["MEILI_URL"], os.environ.get("MEILI_KEY"),
                             index=f"test_{uuid.uuid4().hex[:8]}", timeout_ms=10_000)

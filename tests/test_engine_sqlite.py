@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from search_api import sqlite_engine
-from search_api.engine import IndexMissing, QueryTimeout, SearchQuery
+from search_api.engines import sqlite as sqlite_engine
+from search_api.engines.base import IndexMissing, QueryTimeout, SearchQuery
+from search_api.engines.sqlite import SqliteEngine
 from search_api.indexer import build_index
-from search_api.sqlite_engine import SqliteEngine
 from search_api.testing import TEST_TODAY, make_entry, sample_entries, write_test_snapshot
 
 
@@ -132,8 +132,8 @@ def test_engine_executor_runs_few_calls_at_once_and_refuses_stale_ones() -> None
     import asyncio
     import time
 
-    from search_api.engine import EngineBusy
-    from search_api.engines import EngineExecutor
+    from search_api.engines.base import EngineBusy
+    from search_api.engines.factory import EngineExecutor
 
     running = most = 0
     lock = threading.Lock()

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from portal.headers import (
+from portal.ingest.headers import (
     DEFAULT_HEADERS_FILE,
     HeaderTable,
     map_headers,
     normalise_header,
     require_columns,
 )
-from portal.importers import SourceError
+from portal.ingest.importers import SourceError
 
 # domain.md, "Files as departments really deliver them": the 行政处罚 template, verbatim.
 XZCF_HEADERS = [

@@ -31,10 +31,10 @@ from typing import Any
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from portal import snapshot as snap
-from portal.identifiers import ric_check_digit
-from portal.ingest import SourceSpec
-from portal.publish import SITE_SETTINGS_ENV, Layout, publish
+from portal.ingest.identifiers import ric_check_digit
+from portal.ingest.pipeline import SourceSpec
+from portal.public import snapshot as snap
+from portal.release.publish import SITE_SETTINGS_ENV, Layout, publish
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
 import sitebuild  # noqa: E402

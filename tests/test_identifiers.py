@@ -2,9 +2,15 @@ from datetime import date
 
 import pytest
 
-from portal.dates import DateError, add_months, format_zh, parse_date
-from portal.identifiers import IdentifierError, normalise_ric, normalise_uscc, ric_check_digit, upgrade_ric15
-from portal.normalize import clean_line, clean_text
+from portal.ingest.identifiers import (
+    IdentifierError,
+    normalise_ric,
+    normalise_uscc,
+    ric_check_digit,
+    upgrade_ric15,
+)
+from portal.ingest.normalize import clean_line, clean_text
+from portal.public.dates import DateError, add_months, format_zh, parse_date
 
 
 def make_ric(body17: str) -> str:
@@ -86,7 +92,7 @@ def test_uscc_check_character_agrees_with_stdnum() -> None:
 
     from stdnum.cn import uscc
 
-    from portal.identifiers import USCC_ALPHABET, uscc_check_character
+    from portal.ingest.identifiers import USCC_ALPHABET, uscc_check_character
 
     rng = random.Random(20261123)
     for _ in range(2_000):

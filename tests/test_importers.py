@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from oracledb import errors as oracle_errors
 
-from portal.headers import map_headers, require_columns
-from portal.importers import SourceError, detect_format, explain_oracle_error, open_source, xlsx_reader
+from portal.ingest.headers import map_headers, require_columns
+from portal.ingest.importers import SourceError, detect_format, explain_oracle_error, open_source, xlsx_reader
 
 pytest_plugins = ["pg"]
 

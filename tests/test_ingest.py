@@ -12,11 +12,11 @@ import orjson
 import pytest
 from openpyxl import Workbook
 
-from portal import snapshot as snap
-from portal.digest import MissingKeyError, digest_id, load_key
-from portal.identifiers import ric_check_digit
-from portal.ingest import IngestError, SourceSpec, run_ingest
-from portal.records import PublicEntry, Tombstone
+from portal.ingest.identifiers import ric_check_digit
+from portal.ingest.pipeline import IngestError, SourceSpec, run_ingest
+from portal.public import snapshot as snap
+from portal.public.digest import MissingKeyError, digest_id, load_key
+from portal.public.records import PublicEntry, Tombstone
 
 KEY = b"test-only-hmac-key-0123456789abcdef"
 AS_OF = date(2026, 11, 23)
@@ -251,12 +251,12 @@ def test_parallel_and_single_process_imports_give_the_same_snapshot(tmp_path: Pa
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_bug_while_validating_never_puts_a_raw_value_in_the_error(
         department_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
-    import portal.validate
+    import portal.ingest.validate
 
     def broken(value: str) -> str:  # fault injection: a bug whose message quotes the raw cell
         raise ValueError(f"cannot handle {value}")
 
-    monkeypatch.setattr(portal.validate, "normalise_id_number", lambda id_type, value: broken(value))
+    monkeypatch.setattr(portal.ingest.validate, "normalise_id_number", lambda id_type, value: broken(value))
     with pytest.raises(IngestError) as exc:
         run_ingest([SourceSpec(str(department_csv))], tmp_path / "s", as_of=AS_OF, key=KEY, workers=workers)
     assert "ValueError" in exc.value.zh and "test_ingest.py" in exc.value.en  # where the fault was raised

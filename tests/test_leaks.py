@@ -35,7 +35,7 @@ import ahocorasick
 import orjson
 import pytest
 
-from portal.identifiers import ric_check_digit
+from portal.ingest.identifiers import ric_check_digit
 from portal.sample import sensitive_values
 
 pytestmark = pytest.mark.slow

@@ -4,9 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from portal.catalogue import load_catalogue
-from portal.digest import Digester
-from portal.lifecycle import (
+from portal.ingest.lifecycle import (
     EXPIRED,
     NOT_YET_PUBLIC,
     OBJECTION_WITHHELD,
@@ -15,10 +13,12 @@ from portal.lifecycle import (
     REVOKED,
     evaluate,
 )
-from portal.masking import load_policy
-from portal.records import PublicStatus
-from portal.validate import RowValidator, ValidRow
-from portal.workdays import WorkCalendar
+from portal.ingest.masking import load_policy
+from portal.ingest.validate import RowValidator, ValidRow
+from portal.ingest.workdays import WorkCalendar
+from portal.public.catalogue import load_catalogue
+from portal.public.digest import Digester
+from portal.public.records import PublicStatus
 
 USCC = "91110000600037341L"
 

@@ -1,4 +1,4 @@
-from portal.masking import (
+from portal.ingest.masking import (
     load_policy,
     mask_address,
     mask_id_number,

@@ -12,12 +12,12 @@ import orjson
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from portal import snapshot as snap
-from portal.actions import ActionKind, record_action
-from portal.audit import AuditLog
-from portal.identifiers import ric_check_digit
-from portal.ingest import SourceSpec
-from portal.publish import (
+from portal.ingest.actions import ActionKind, record_action
+from portal.ingest.identifiers import ric_check_digit
+from portal.ingest.pipeline import SourceSpec
+from portal.public import snapshot as snap
+from portal.release.audit import AuditLog
+from portal.release.publish import (
     Layout,
     PublishError,
     default_site_builder,

@@ -422,9 +422,9 @@ def test_sensitive_values(sample: tuple[Path, list[Path], dict], all_rows: list[
 
 def test_real_ingest_rejects_exactly_the_invalid_rows_and_leaks_nothing(
         sample: tuple[Path, list[Path], dict], tmp_path: Path) -> None:
-    """End to end through ``portal.ingest``: the manifest's intentions are what the importer finds."""
-    from portal.ingest import run_ingest
-    from portal.ingest_worker import SourceSpec
+    """End to end through ``portal.ingest.pipeline``: the manifest's intentions are what the importer finds."""
+    from portal.ingest.pipeline import run_ingest
+    from portal.ingest.worker import SourceSpec
 
     out, paths, manifest = sample
     result = run_ingest([SourceSpec(str(p)) for p in paths], tmp_path / "snapshots", as_of=AS_OF,

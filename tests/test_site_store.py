@@ -1,6 +1,6 @@
 """The page store's rebuild path on real files, and the streaming snapshot view and downloads.
 
-What production relies on (portal.publish: each entry slot is updated in place by the next-but-one
+What production relies on (portal.release.publish: each entry slot is updated in place by the next-but-one
 publish): every file the build did not produce is swept, including from directories the store skips
 listing because their mtime vouches for them; a build that died half-way leaves the store marked dirty and
 the next build trusts only what directory mtimes vouch for; a changed page gets a new inode (readers never

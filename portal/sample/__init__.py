@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
-from portal.catalogue import Catalogue, load_catalogue
+from portal.public.catalogue import Catalogue, load_catalogue
 from portal.sample.departments import (
     CSV_GBK,
     CSV_UTF8,

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from portal.catalogue import ListSpec, Span
-from portal.dates import add_months
-from portal.records import ListKind
+from portal.public.catalogue import ListSpec, Span
+from portal.public.dates import add_months
+from portal.public.records import ListKind
 from portal.sample.draw import between, pick
 
 NOTICE = "notice"  # decision a few days ago, list has a pre-publication notice: 公示中

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from datetime import date
 
-from portal.catalogue import Catalogue, ListSpec
+from portal.public.catalogue import Catalogue, ListSpec
 from portal.sample import texts
 from portal.sample.departments import (
     CSV_GBK,

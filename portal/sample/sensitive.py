@@ -14,7 +14,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from portal.identifiers import upgrade_ric15
+from portal.ingest.identifiers import upgrade_ric15
 
 # Header fragments (normalised) of columns that hold ID numbers, phones or bank accounts.
 _SENSITIVE_FRAGMENTS = ("证件号码", "证件号", "身份证", "电话", "手机", "账号", "账户", "卡号", "联系方式",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from portal.records import SubjectType
+from portal.public.records import SubjectType
 from portal.sample.identifiers import (
     BIRTH_FIRST,
     RIC_SPACE,

@@ -91,7 +91,7 @@ SHORT_PERIOD_CATEGORIES = frozenset({"警告", "通报批评"})
 BANKS = ("中国工商银行达州分行", "中国农业银行达州分行", "中国建设银行达州分行", "达州银行", "四川银行达州分行",
          "中国邮政储蓄银行达州市分行")
 
-# Realistic shapes of unparseable dates (each fails ``portal.dates.parse_date``).
+# Realistic shapes of unparseable dates (each fails ``portal.public.dates.parse_date``).
 BAD_DATES = ("2024年13月5日", "2023-02-30", "2024/15/40", "二〇二四年三月", "待定", "2024.13.01", "32/13/2024",
              "2025-00-10")
 # 名单名称 values that name no list in the catalogue.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from portal.snapshot import file_sha256
+from portal.public.snapshot import file_sha256
 
 FILE_TYPES = {".docx": "DOCX", ".doc": "DOC", ".pdf": "PDF", ".xlsx": "XLSX", ".xls": "XLS", ".wps": "WPS",
               ".odt": "ODT", ".zip": "ZIP"}

@@ -1,7 +1,7 @@
 """A small, deterministic public snapshot for tests and local previews of the site.
 
 ``write_demo_snapshot(root)`` writes ~50 masked entries over all kinds of list (organisations and natural
-persons, every public status), a few tombstones and a change log through ``portal.snapshot.write_snapshot``.
+persons, every public status), a few tombstones and a change log through ``portal.public.snapshot.write_snapshot``.
 It contains no real person or company: names are invented, ID numbers are already in their masked form.
 
     python -m portal.site.demo var/demo-snapshots     # then PORTAL_SNAPSHOT=var/demo-snapshots/latest
@@ -17,7 +17,7 @@ from typing import Any
 
 from stdnum.cn import uscc as uscc_check
 
-from portal.snapshot import write_snapshot
+from portal.public.snapshot import write_snapshot
 
 DATA_AS_OF = date(2026, 11, 20)
 REGIONS = ("通川区", "达川区", "宣汉县", "开江县", "大竹县", "渠县", "万源市")

@@ -7,7 +7,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from portal.dates import format_zh
+from portal.public.dates import format_zh
 from portal.settings import SHANGHAI
 
 # Red and black are never told apart by colour alone: every kind has a text label and an icon.

@@ -4,7 +4,7 @@ Small, few pages (home, search, section indexes, statistics, downloads) go throu
 tombstone and list pages can number in the hundreds of thousands, so they are rendered with one compiled
 Jinja2 template each and written by :class:`portal.site.store.PageStore`, which skips pages whose inputs
 did not change. They go to ``PORTAL_PAGE_ROOT`` (default: the output directory); the publish step points it
-at an entry slot that the release's ``entries/`` and ``lists/`` symlink to (portal/publish.py).
+at an entry slot that the release's ``entries/`` and ``lists/`` symlink to (portal/release/publish.py).
 
 The bulk downloads and the entry sitemap are cut into the same blocks as the list pages (one page of a
 list's organisations); a block's CSV rows, JSON records and sitemap lines are kept in the page store as an

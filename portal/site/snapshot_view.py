@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from portal.snapshot import CATALOGUE, CHANGES, ENTRIES, MANIFEST, WITHDRAWN, iter_jsonl
+from portal.public.snapshot import CATALOGUE, CHANGES, ENTRIES, MANIFEST, WITHDRAWN, iter_jsonl
 
 # Fields never shown or offered for download: keyed digests exist for exact lookup in the API only, and
 # the provenance file name may be an internal path or database URL.

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portal.durable import fsync_path, write_durably
+from portal.public.durable import fsync_path, write_durably
 
 INDEX_FILE = "pages.sqlite3"
 DIRTY_FILE = "dirty"  # present while a build may have changed pages that the index does not describe yet

@@ -1,0 +1,243 @@
+"""Writing and reading versioned public snapshots (docs/snapshot-format.md).
+
+A version is written into a temporary directory beside the others and renamed into place; ``latest`` is a
+symlink replaced with an atomic rename. A crash therefore leaves either no new version or a complete one,
+and readers of ``latest`` never see a half-written directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from portal.public.durable import fsync_path
+from portal.public.records import PUBLIC_FIELDS, TOMBSTONE_FIELDS
+from portal.settings import SHANGHAI, SNAPSHOT_FORMAT, SNAPSHOTS_KEPT
+
+ENTRIES = "entries.jsonl"
+WITHDRAWN = "withdrawn.jsonl"
+CHANGES = "changes.jsonl"
+REJECTS = "rejects.csv"
+MANIFEST = "manifest.json"
+CATALOGUE = "catalogue.json"
+LATEST = "latest"
+REJECT_COLUMNS = ("source", "row", "field", "reason_zh", "reason_en")
+
+
+class HashingWriter:
+    """A binary file writer that counts lines and bytes and hashes what it writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._hash = hashlib.sha256()
+        self.rows = 0
+        self.bytes = 0
+
+    def write_line(self, line: bytes) -> None:
+        self._file.write(line)
+        self._hash.update(line)
+        self.rows += 1
+        self.bytes += len(line)
+
+    def write_json(self, obj: Any) -> None:
+        self.write_line(orjson.dumps(obj) + b"\n")
+
+    def close(self) -> dict[str, Any]:
+        self._file.close()
+        return {"sha256": self._hash.hexdigest(), "rows": self.rows, "bytes": self.bytes}
+
+
+class RejectsWriter:
+    """rejects.csv: UTF-8 with BOM so that Excel opens it in Chinese; no raw values, only reasons."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+        self._csv = csv.writer(self._file)
+        self._csv.writerow(REJECT_COLUMNS)
+        self.rows = 0
+
+    def write(self, source: str, row: int, field: str, reason_zh: str, reason_en: str) -> None:
+        self._csv.writerow((source, row, field, reason_zh, reason_en))
+        self.rows += 1
+
+    def close(self) -> dict[str, Any]:
+        self._file.close()
+        return {"sha256": file_sha256(self.path), "rows": self.rows, "bytes": self.path.stat().st_size}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def now_shanghai() -> datetime:
+    return datetime.now(SHANGHAI).replace(microsecond=0)
+
+
+def new_version_name(created_at: datetime, content_hash: str) -> str:
+    return f"{created_at.strftime('%Y%m%dT%H%M%S')}-{content_hash[:8]}"
+
+
+def begin_version(root: Path) -> Path:
+    """A fresh temporary directory inside ``root`` for a version being written."""
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".tmp-{os.getpid()}-{now_shanghai().strftime('%H%M%S%f')}"
+    staging.mkdir()
+    return staging
+
+
+def commit_version(root: Path, staging: Path, manifest: dict[str, Any], *, set_latest: bool = True) -> Path:
+    """Write the manifest, fsync, rename the staging directory into place and repoint ``latest``."""
+    content_hash = hashlib.sha256(
+        orjson.dumps(manifest["files"], option=orjson.OPT_SORT_KEYS)).hexdigest()
+    created_at = datetime.fromisoformat(manifest["created_at"])
+    version = new_version_name(created_at, content_hash)
+    final = root / version
+    suffix = 1
+    while final.exists():  # two imports within one second with identical output
+        final = root / f"{version}.{suffix}"
+        suffix += 1
+    manifest["version"] = final.name
+    (staging / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    for path in staging.iterdir():
+        fsync_path(path)
+    os.rename(staging, final)
+    fsync_path(root)
+    if set_latest:
+        point_latest(root, final.name)
+    return final
+
+
+def point_latest(root: Path, version: str) -> None:
+    """Atomically repoint ``root/latest`` to ``version`` (symlink swap by rename)."""
+    tmp_link = root / f".latest-{os.getpid()}"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    os.symlink(version, tmp_link)
+    os.replace(tmp_link, root / LATEST)
+    fsync_path(root)
+
+
+def latest_version(root: Path) -> Path | None:
+    link = root / LATEST
+    if not link.exists():
+        return None
+    return link.resolve()
+
+
+def list_versions(root: Path) -> list[Path]:
+    """Complete versions, oldest first (temporary directories are skipped)."""
+    if not root.exists():
+        return []
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+                  and (p / MANIFEST).exists())
+
+
+def prune_versions(root: Path, keep: int = SNAPSHOTS_KEPT) -> list[Path]:
+    """Delete the oldest versions beyond ``keep``, never the one ``latest`` points at."""
+    current = latest_version(root)
+    versions = [v for v in list_versions(root) if v != current]
+    doomed = versions[: max(0, len(versions) - (keep - 1))]
+    for path in doomed:
+        shutil.rmtree(path)
+    for stale in root.glob(".tmp-*"):  # left behind by a killed import
+        shutil.rmtree(stale, ignore_errors=True)
+    return doomed
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    return orjson.loads((version_dir / MANIFEST).read_bytes())
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                yield orjson.loads(line)
+
+
+def iter_entries(version_dir: Path) -> Iterator[dict[str, Any]]:
+    return iter_jsonl(version_dir / ENTRIES)
+
+
+def iter_tombstones(version_dir: Path) -> Iterator[dict[str, Any]]:
+    return iter_jsonl(version_dir / WITHDRAWN)
+
+
+def write_snapshot(root: Path, entries: Iterable[dict[str, Any]], tombstones: Iterable[dict[str, Any]], *,
+                   data_as_of: date, changes: Iterable[dict[str, Any]] = (), counts: dict[str, Any] | None = None,
+                   sources: list[dict[str, Any]] | None = None,
+                   catalogue: dict[str, Any] | None = None) -> Path:
+    """Write a complete snapshot version from already-public records (used by tests and tools).
+
+    The ingest pipeline writes its own files while streaming; this helper is for callers that already hold
+    public records. Every record is checked against the public field list, so nothing else can slip in.
+    """
+    from portal.public.catalogue import load_catalogue
+
+    staging = begin_version(root)
+    entries_out = HashingWriter(staging / ENTRIES)
+    ordered = sorted(entries, key=lambda e: (e["decision_date"], e["id"]), reverse=True)
+    for entry in ordered:
+        _check_keys(entry, PUBLIC_FIELDS, "entry")
+        entries_out.write_json(entry)
+    withdrawn_out = HashingWriter(staging / WITHDRAWN)
+    for tomb in tombstones:
+        _check_keys(tomb, TOMBSTONE_FIELDS, "tombstone")
+        withdrawn_out.write_json(tomb)
+    changes_out = HashingWriter(staging / CHANGES)
+    for change in changes:
+        changes_out.write_json(change)
+    rejects = RejectsWriter(staging / REJECTS)
+    cat = catalogue if catalogue is not None else load_catalogue().to_public()
+    (staging / CATALOGUE).write_bytes(orjson.dumps(cat, option=orjson.OPT_INDENT_2))
+    files = {
+        ENTRIES: entries_out.close(),
+        WITHDRAWN: withdrawn_out.close(),
+        CHANGES: changes_out.close(),
+        REJECTS: rejects.close(),
+        CATALOGUE: {"sha256": file_sha256(staging / CATALOGUE), "rows": len(cat.get("lists", [])),
+                    "bytes": (staging / CATALOGUE).stat().st_size},
+    }
+    previous = latest_version(root)
+    n_public = files[ENTRIES]["rows"]
+    manifest = {
+        "format": SNAPSHOT_FORMAT,
+        "version": "",
+        "previous": previous.name if previous else None,
+        "created_at": now_shanghai().isoformat(),
+        "data_as_of": data_as_of.isoformat(),
+        "policy_version": None,
+        "catalogue_version": cat.get("version"),
+        "sources": sources or [],
+        "counts": counts or {"rows_read": n_public, "published": n_public, "under_notice": 0,
+                             "withheld": {}, "rejected": 0, "by_list": {}},
+        "conflicts": [],
+        "unknown_columns": [],
+        "changes": {},
+        "files": files,
+    }
+    return commit_version(root, staging, manifest)
+
+
+def _check_keys(record: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
+    if set(record) != set(allowed):
+        extra = sorted(set(record) - set(allowed))
+        missing = sorted(set(allowed) - set(record))
+        raise ValueError(f"{what} {record.get('id')!r}: unexpected keys {extra}, missing keys {missing}")
