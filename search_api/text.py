@@ -123,11 +123,6 @@ def bigram_phrase_tokens(key: str, *, final: bool = False) -> str:
     return " ".join(pairs)
 
 
-def normalise_code(text: str) -> str:
-    """Codes (USCC, masked ID numbers): NFKC, upper case, no whitespace."""
-    return "".join(unicodedata.normalize("NFKC", text).upper().split())
-
-
 def match_spans(text: str, key: str) -> list[tuple[int, int]]:
     """Spans of ``text`` (original character positions) whose folded letters and digits equal ``key``.
 

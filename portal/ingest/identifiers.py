@@ -10,13 +10,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from stdnum.cn import ric
+from portal.public.codes import RIC15_RE, USCC_RE, ric_check_digit, upgrade_ric15
+from portal.public.codes import normalise_code as nfkc_compact
 
-from portal.ingest.normalize import nfkc_compact
-
-USCC_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 RIC18_RE = re.compile(r"^[0-9]{17}[0-9X]$")
-RIC15_RE = re.compile(r"^[0-9]{15}$")
 OTHER_ID_RE = re.compile(r"^[0-9A-Z()\-]{5,24}$")
 REG_NO_RE = re.compile(r"^[0-9A-Z\-]{6,30}$")
 
@@ -68,21 +65,6 @@ def uscc_check_character(body17: str) -> str:
     """
     total = sum(_USCC_VALUE[ch] * w for ch, w in zip(body17, _USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
-
-
-def ric_check_digit(body17: str) -> str:
-    """GB 11643-1999 check digit of the first 17 digits.
-
-    stdnum's ``ric.calc_check_digit`` expects the whole 18-character number and ignores its last character,
-    so the body is padded here; passing 17 digits straight in silently drops the 17th.
-    """
-    return ric.calc_check_digit(body17 + "0")
-
-
-def upgrade_ric15(number: str) -> str:
-    """A 15-digit (1st generation) ID number upgraded to 18: century 19 inserted, check digit added."""
-    body = number[:6] + "19" + number[6:]
-    return body + ric_check_digit(body)
 
 
 def normalise_ric(value: str) -> str:

@@ -47,6 +47,7 @@ from portal.ingest.worker import (
 from portal.public import snapshot as snap
 from portal.public.catalogue import Catalogue, load_catalogue
 from portal.public.digest import load_key
+from portal.public.measures import load_measures
 from portal.public.records import ListKind, PublicStatus, WithdrawalReason
 from portal.settings import INGEST_MAX_WORKERS, INGEST_QUEUE_BATCHES
 
@@ -66,13 +67,14 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                catalogue: Catalogue | None = None, policy: MaskingPolicy | None = None,
                key: bytes | None = None, progress: ProgressFn | None = None,
                overrides: dict[str, Override] | None = None, set_latest: bool = True,
-               workers: int | None = None) -> IngestResult:
+               workers: int | None = None, measures: dict[str, Any] | None = None) -> IngestResult:
     """Import ``sources`` as of ``as_of`` into a new snapshot version under ``snapshots_root``.
 
     ``overrides`` are operator actions (objections, repairs) applied over the rows; with ``set_latest``
     false the new version is written but ``latest`` stays where it was (``portal publish`` moves it only
     once the site and the index are built too). ``workers`` processes read sources in parallel
-    (default: one per core, at most one per source).
+    (default: one per core, at most one per source). ``measures`` (public form, default: the file named
+    by ``PORTAL_MEASURES``) is copied into the snapshot with the catalogue.
     """
     ctx = WorkContext(catalogue=catalogue or load_catalogue(), policy=policy or load_policy(),
                       key=key if key is not None else load_key(), as_of=as_of,
@@ -96,7 +98,8 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
             builder.apply_conflict_rule()
             if previous is not None:
                 builder.load_previous(previous)
-            manifest = builder.write_files(ctx.catalogue, ctx.policy, previous)
+            manifest = builder.write_files(ctx.catalogue, ctx.policy, previous,
+                                           measures if measures is not None else load_measures())
             builder.close()
         version_dir = snap.commit_version(snapshots_root, staging_dir, manifest, set_latest=set_latest)
     except BaseException:
@@ -276,14 +279,15 @@ class _SnapshotBuilder:
         for entry in snap.iter_entries(previous):
             del entry["source"]
             self.db.execute(insert, (entry["id"], content_hash(orjson.dumps(entry)), 1,
-                                     orjson.dumps(_tombstone_from_entry(entry))))
+                                     orjson.dumps(snap.tombstone_from_entry(entry))))
         for tomb in snap.iter_tombstones(previous):
             self.db.execute("INSERT OR IGNORE INTO previous VALUES (?,?,?,?)",
                             (tomb["id"], None, 0, orjson.dumps(tomb)))
 
     # --- output -------------------------------------------------------------------------------------
 
-    def write_files(self, catalogue: Catalogue, policy: MaskingPolicy, previous: Path | None) -> dict[str, Any]:
+    def write_files(self, catalogue: Catalogue, policy: MaskingPolicy, previous: Path | None,
+                    measures: dict[str, Any]) -> snap.Manifest:
         sources = []
         for index in sorted(self.reports):
             report = dict(self.reports[index])
@@ -315,14 +319,11 @@ class _SnapshotBuilder:
         changes = snap.HashingWriter(self.out_dir / snap.CHANGES)
         change_counts = self._write_changes(changes)
 
-        catalogue_public = catalogue.to_public()
-        (self.out_dir / snap.CATALOGUE).write_bytes(orjson.dumps(catalogue_public, option=orjson.OPT_INDENT_2))
-        files = {
+        files: dict[str, snap.FileInfo] = {
             snap.ENTRIES: entries.close(), snap.WITHDRAWN: tombstones.close(), snap.CHANGES: changes.close(),
             snap.REJECTS: rejects.close(),
-            snap.CATALOGUE: {"sha256": snap.file_sha256(self.out_dir / snap.CATALOGUE),
-                             "rows": len(catalogue_public["lists"]),
-                             "bytes": (self.out_dir / snap.CATALOGUE).stat().st_size},
+            snap.CATALOGUE: snap.write_catalogue(self.out_dir, catalogue.to_public()),
+            snap.MEASURES: snap.write_measures(self.out_dir, measures),
         }
         published = status_counts[PublicStatus.PUBLISHED.value] + status_counts[PublicStatus.OBJECTION.value]
         counts = {
@@ -340,16 +341,12 @@ class _SnapshotBuilder:
                               f"books do not balance: {self.rows_read} rows read, {balance} accounted for")
         conflicts = [dict(zip(("red_id", "black_id", "list_code"), row, strict=True)) for row in self.db.execute(
             "SELECT red_id, black_id, list_code FROM conflicts ORDER BY red_id LIMIT ?", (MAX_CONFLICTS_LISTED,))]
-        return {
-            "format": 1, "version": "", "previous": previous.name if previous else None,
-            "created_at": snap.now_shanghai().isoformat(), "data_as_of": self.as_of.isoformat(),
-            "policy_version": policy.version, "catalogue_version": catalogue.version,
-            "sources": sources, "counts": counts,
-            "conflicts_total": withheld_counts.get(CONFLICT, 0), "conflicts": conflicts,
-            "unknown_columns": self.unknown_columns,
-            "calendar_fallback_years": sorted(self.fallback_years),
-            "changes": change_counts, "files": files,
-        }
+        return snap.new_manifest(
+            previous=previous, data_as_of=self.as_of, policy_version=policy.version,
+            catalogue_version=catalogue.version, measures_version=measures.get("version"),
+            sources=sources, counts=counts, conflicts_total=withheld_counts.get(CONFLICT, 0), conflicts=conflicts,
+            unknown_columns=self.unknown_columns, calendar_fallback_years=self.fallback_years,
+            changes=change_counts, files=files)
 
     def _tombstones(self):  # type: ignore[no-untyped-def]
         withdrawal_reasons = tuple(TOMBSTONE_REASON)
@@ -365,7 +362,7 @@ class _SnapshotBuilder:
                 continue
             entry = orjson.loads(body)
             reason = TOMBSTONE_REASON.get(withheld, WithdrawalReason.REMOVED)
-            yield _tombstone_from_entry(entry, reason.value, withdrawn_on or self.as_of.isoformat())
+            yield snap.tombstone_from_entry(entry, reason.value, withdrawn_on or self.as_of.isoformat())
         # Gone from the sources altogether: tombstones from the previous snapshot, carried or newly made.
         for tomb_blob, was_public in self.db.execute("""
                 SELECT p.tomb, p.public FROM previous p LEFT JOIN staged s ON s.id = p.id
@@ -397,13 +394,6 @@ class _SnapshotBuilder:
     def close(self) -> None:
         self.db.execute("COMMIT")
         self.db.close()
-
-
-def _tombstone_from_entry(entry: dict[str, Any], reason: str = WithdrawalReason.REMOVED.value,
-                          withdrawn_on: str = "") -> dict[str, Any]:
-    return {"id": entry["id"], "list_code": entry["list_code"], "list_name": entry["list_name"],
-            "list_kind": entry["list_kind"], "is_person": entry["is_person"], "withdrawn_on": withdrawn_on,
-            "reason": reason}
 
 
 __all__ = ["IngestError", "IngestResult", "SourceSpec", "run_ingest"]

@@ -25,7 +25,7 @@ import orjson
 from pelican.generators import Generator
 
 from portal.site import charts, forked, pagefind
-from portal.site.catalogues import Measure, forms_by_page, load_forms, load_measures
+from portal.site.catalogues import Measure, forms_by_page, load_forms, snapshot_measures
 from portal.site.downloads import BackgroundCalls, ListDownload, csv_rows, json_records
 from portal.site.feeds import list_changes_feed, notices_feed, robots_txt, sitemap_url, write_sitemap
 from portal.site.formatting import KIND_DESCRIPTIONS, KIND_ORDER
@@ -60,7 +60,7 @@ class PortalGenerator(Generator):
 
     def generate_context(self) -> None:
         self.snapshot = load_snapshot(Path(self.settings["PORTAL_SNAPSHOT"]))
-        self.measures = load_measures(Path(self.settings["PORTAL_MEASURES"]))
+        self.measures = snapshot_measures(self.snapshot.path, Path(self.settings["PORTAL_MEASURES"]))
         self.forms = load_forms(Path(self.settings["PORTAL_FORMS"]))
         lists_by_kind = {kind: [lv for lv in self.snapshot.lists.values() if lv.kind == kind]
                          for kind in KIND_ORDER}

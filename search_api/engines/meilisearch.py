@@ -25,7 +25,8 @@ import meilisearch
 from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError, MeilisearchTimeoutError
 from requests.exceptions import Timeout as RequestsTimeout
 
-from search_api import snapshot
+from portal.public import snapshot
+from portal.public.codes import MASKED_ID_RE, USCC_RE, normalise_code
 from search_api.engines.base import (
     DIGEST_FIELDS,
     FACET_FIELDS,
@@ -39,9 +40,8 @@ from search_api.engines.base import (
     highlights_for,
     public_view,
 )
-from search_api.engines.sqlite import MASKED_ID_PATTERN, USCC_PATTERN, _expired_tombstone
 from search_api.settings import MAX_COUNT, MAX_RESULT_WINDOW
-from search_api.text import char_tokens, normalise_code, search_key
+from search_api.text import char_tokens, search_key
 
 # Documents per add_documents call while indexing.
 MEILI_BATCH_DOCS = 10_000
@@ -151,14 +151,14 @@ class MeiliEngine:
     def index_snapshot(self, snapshot_dir: Path) -> dict[str, Any]:
         started = time.perf_counter()
         snapshot_dir = Path(snapshot_dir)
-        manifest = snapshot.manifest(snapshot_dir)
+        manifest = snapshot.read_manifest(snapshot_dir, missing_ok=True)
         # entries.jsonl is in (decision_date desc, id) order by contract: its line number is the rank.
         counts = {"entries": self._fill(
             f"{self.names['entries']}_build",
-            (_document(rank, e) for rank, e in enumerate(snapshot.iter_jsonl(snapshot_dir / "entries.jsonl"), 1)),
+            (_document(rank, e) for rank, e in enumerate(snapshot.iter_entries(snapshot_dir), 1)),
             SETTINGS)}
         counts["withdrawn"] = self._fill(f"{self.names['withdrawn']}_build",
-                                         iter(snapshot.iter_jsonl(snapshot_dir / "withdrawn.jsonl")),
+                                         snapshot.iter_tombstones(snapshot_dir),
                                          {"filterableAttributes": ["id"]})
         changes = ({**change, "id": f"c{seq}", "entry_id": change.get("id"), "seq": seq}
                    for seq, change in enumerate((c for path in snapshot.change_files(snapshot_dir)
@@ -167,7 +167,7 @@ class MeiliEngine:
                                        {"filterableAttributes": ["seq", "at"], "sortableAttributes": ["seq"]})
         meta = {"id": "meta", "data_as_of": str(manifest.get("data_as_of", "")),
                 "version": str(manifest.get("version", snapshot_dir.resolve().name)),
-                "catalogue": snapshot.catalogue(snapshot_dir)}
+                "catalogue": snapshot.read_catalogue(snapshot_dir), "measures": snapshot.read_measures(snapshot_dir)}
         self._fill(f"{self.names['meta']}_build", iter([meta]), {})
         client = self.build_client
         for name in self.names.values():
@@ -224,8 +224,8 @@ class MeiliEngine:
         key = search_key(query.q)
         code = normalise_code(query.q) if query.q else ""
         phrase = ""
-        if code and (USCC_PATTERN.match(code) or MASKED_ID_PATTERN.match(code)):
-            field = "uscc" if USCC_PATTERN.match(code) else "id_number"
+        if code and (USCC_RE.match(code) or MASKED_ID_RE.match(code)):
+            field = "uscc" if USCC_RE.match(code) else "id_number"
             filters = [*filters, f"{field} = {_quote(code)}"]
             hits = self._tier("", filters, wanted)
             key = ""
@@ -300,7 +300,7 @@ class MeiliEngine:
             entry = hits[0]["entry"]
             if entry.get("publish_until") is None or entry["publish_until"] >= today.isoformat():
                 return Found(entry=public_view(entry))
-            return Found(tombstone=_expired_tombstone(entry))
+            return Found(tombstone=snapshot.expired_tombstone(entry))
         gone = self._search("withdrawn", "", {"filter": f"id = {_quote(entry_id)}", "limit": 1})["hits"]
         return Found(tombstone=gone[0]) if gone else Found()
 

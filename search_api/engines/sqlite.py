@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -39,7 +38,8 @@ from typing import Any
 
 import orjson
 
-from search_api import snapshot
+from portal.public import snapshot
+from portal.public.codes import MASKED_ID_RE, USCC_RE, normalise_code
 from search_api.engines.base import (
     DIGEST_FIELDS,
     FACET_FIELDS,
@@ -55,7 +55,7 @@ from search_api.engines.base import (
     public_view,
 )
 from search_api.settings import MAX_COUNT
-from search_api.text import bigram_phrase_tokens, bigram_tokens, normalise_code, search_key
+from search_api.text import bigram_phrase_tokens, bigram_tokens, search_key
 
 SCHEMA_VERSION = "3"
 # SQLite virtual-machine steps between two checks of the query deadline (a check costs one Python call).
@@ -73,8 +73,6 @@ _FTS_MATCHES = "SELECT rowid FROM fts WHERE fts MATCH ? AND {rowids} ORDER BY ro
 # Most names read through the B-tree for the name-prefix tier; a prefix shared by more is read from FTS5.
 PREFIX_SCAN_LIMIT = 2_000
 
-USCC_PATTERN = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
-MASKED_ID_PATTERN = re.compile(r"^[0-9A-Z]{1,6}\*{2,}[0-9A-Z]{1,6}$")
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -238,10 +236,10 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
     snapshot_dir = Path(snapshot_dir)
     index_path = Path(index_path)
     index_path.parent.mkdir(parents=True, exist_ok=True)
-    manifest = snapshot.manifest(snapshot_dir)
-    entries_path = snapshot_dir / "entries.jsonl"
+    manifest = snapshot.read_manifest(snapshot_dir, missing_ok=True)
+    entries_path = snapshot_dir / snapshot.ENTRIES
     if not entries_path.exists():
-        raise FileNotFoundError(f"no entries.jsonl in {snapshot_dir}")
+        raise FileNotFoundError(f"no {snapshot.ENTRIES} in {snapshot_dir}")
     _remove_dead_builds(index_path)
     temp_path = index_path.with_name(f".{index_path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -263,7 +261,7 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
                     continue
                 withdrawn = 0
                 batch: list[tuple[str, bytes]] = []
-                for tombstone in snapshot.iter_jsonl(snapshot_dir / "withdrawn.jsonl"):
+                for tombstone in snapshot.iter_tombstones(snapshot_dir):
                     batch.append((tombstone["id"], orjson.dumps(tombstone)))
                     withdrawn += 1
                     # In batches like everything else: each bytes object from orjson.dumps holds a ~4 KB
@@ -290,7 +288,8 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
                     "data_as_of": str(manifest.get("data_as_of", "")),
                     "version": str(manifest.get("version", snapshot_dir.resolve().name)),
                     "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "catalogue": orjson.dumps(snapshot.catalogue(snapshot_dir)).decode(),
+                    "catalogue": orjson.dumps(snapshot.read_catalogue(snapshot_dir)).decode(),
+                    "measures": orjson.dumps(snapshot.read_measures(snapshot_dir)).decode(),
                 }
                 conn.executemany("INSERT INTO meta VALUES (?,?)", list(meta.items()))
                 conn.execute("COMMIT")
@@ -438,6 +437,7 @@ class SqliteEngine:
         with self._query() as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         meta["catalogue"] = orjson.loads(meta.get("catalogue", "[]"))
+        meta["measures"] = orjson.loads(meta.get("measures", "{}"))  # absent in indexes built before 2026-12
         self._meta_cache = (identity, meta)
         return meta
 
@@ -503,8 +503,8 @@ class SqliteEngine:
                 return empty
             filters = _Filters(query, *span)
             params: list[Any]
-            if code and (USCC_PATTERN.match(code) or MASKED_ID_PATTERN.match(code)):
-                column = "uscc" if USCC_PATTERN.match(code) else "id_number"
+            if code and (USCC_RE.match(code) or MASKED_ID_RE.match(code)):
+                column = "uscc" if USCC_RE.match(code) else "id_number"
                 matches = (f"SELECT e.rowid AS rowid FROM entries e JOIN attrs a ON a.rowid = e.rowid "
                            f"WHERE e.{column} = ? AND {filters.rowids('e.rowid')} AND {filters.attrs_sql} "
                            "ORDER BY e.rowid")
@@ -610,7 +610,7 @@ class SqliteEngine:
                 if entry.get("publish_until") is None or entry["publish_until"] >= today.isoformat():
                     return Found(entry=public_view(entry))
                 # Expired since the last rebuild: gone, exactly as the next snapshot will say.
-                return Found(tombstone=_expired_tombstone(entry))
+                return Found(tombstone=snapshot.expired_tombstone(entry))
             row = conn.execute("SELECT doc FROM withdrawn WHERE id = ?", [entry_id]).fetchone()
             return Found(tombstone=orjson.loads(row[0])) if row else Found()
 
@@ -647,13 +647,6 @@ class SqliteEngine:
         records = [orjson.loads(doc) for _, doc in rows[:limit]]
         next_after = rows[limit - 1][0] if len(rows) > limit else None
         return records, next_after
-
-
-def _expired_tombstone(entry: dict[str, Any]) -> dict[str, Any]:
-    until = date.fromisoformat(entry["publish_until"])
-    return {"id": entry["id"], "list_code": entry["list_code"], "list_name": entry["list_name"],
-            "list_kind": entry["list_kind"], "is_person": bool(entry.get("is_person")),
-            "withdrawn_on": date.fromordinal(until.toordinal() + 1).isoformat(), "reason": "期满"}
 
 
 def _count_and_facets(conn: sqlite3.Connection, matches: str, params: list[Any],

@@ -1,0 +1,30 @@
+"""Liveness and readiness, outside /api/v1 (for the process supervisor and the load balancer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from search_api.errors import ApiError
+from search_api.models import ErrorResponse, Health
+from search_api.state import StateDep, data_as_of
+
+health_router = APIRouter()
+
+
+@health_router.get("/healthz", response_model=Health, summary="Liveness")
+async def healthz() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@health_router.get("/readyz", response_model=Health, summary="Readiness: the index can be queried",
+                   responses={503: {"model": ErrorResponse, "description": "Index not ready"}})
+async def readyz(app: StateDep) -> dict[str, Any]:
+    def readiness() -> str | None:
+        return data_as_of(app) if app.engine.ready() else None
+
+    as_of = await app.run(readiness)
+    if as_of is None:
+        raise ApiError(503, "not_ready", "检索索引尚未就绪")
+    return {"status": "ready", "data_as_of": as_of}
