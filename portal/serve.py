@@ -23,6 +23,9 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from search_api.app import create_app
+from search_api.settings import Settings
+
 LINKED_DIRS = ("entries", "lists")  # the release's symlinks into its entry slot (portal.site.store.MANAGED_DIRS)
 
 SITE_HEADERS = [
@@ -78,11 +81,7 @@ def serve(var_dir: Path, *, host: str = "127.0.0.1", site_port: int = 8000, api_
     """Run the site and the API in one process until interrupted."""
     current = var_dir / "current"
     os.environ.setdefault("PORTAL_INDEX_PATH", str(current / "index.db"))
-    os.environ.setdefault("PORTAL_SNAPSHOT_DIR", str(var_dir / "snapshots" / "latest"))
     os.environ.setdefault("PORTAL_SITE_ORIGIN", f"http://{host}:{site_port}")
-    from search_api.app import create_app
-    from search_api.settings import Settings
-
     api = create_app(Settings())
     servers = [
         uvicorn.Server(uvicorn.Config(site_app(current / "site"), host=host, port=site_port, log_level="warning")),

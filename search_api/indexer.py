@@ -1,10 +1,11 @@
-"""Index building, free of any CLI (the lead wires ``portal index``)."""
+"""Index building, free of any CLI (``portal index`` and ``portal publish`` call it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from search_api.engines.meilisearch import MeiliEngine
 from search_api.engines.sqlite import build_sqlite_index
 
 
@@ -20,6 +21,4 @@ def build_index(snapshot_dir: Path, index_path: Path) -> dict[str, Any]:
 
 def build_meili_index(snapshot_dir: Path, url: str, key: str | None = None, index: str = "portal_entries") -> dict[str, Any]:
     """Build the Meilisearch index of ``snapshot_dir`` beside the live one and swap it in."""
-    from search_api.engines.meilisearch import MeiliEngine
-
     return MeiliEngine(url, key, index=index).index_snapshot(Path(snapshot_dir))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from portal.ingest.importers.errors import SourceError
+from portal.ingest.errors import SourceError
 
 REQUIRED_KEYS: tuple[str, ...] = ("subject_name", "subject_type", "decision_date")
 # Either column names the list; a template (XZCF / XZXK) names it by itself.

@@ -8,6 +8,7 @@ values never leave this function.
 from __future__ import annotations
 
 import hashlib
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from portal.ingest.actions import Override
 from portal.ingest.headers import HeaderMapping, map_headers, require_columns
@@ -100,8 +103,6 @@ def internal_error(exc: BaseException) -> IngestError:
     """A bug met while handling rows, as an IngestError that names only the exception type and where it
     happened: the exception's own text may quote a raw cell (an ID number), and this message reaches the
     terminal and the audit log."""
-    import traceback
-
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
     name = type(exc).__name__
@@ -112,9 +113,6 @@ def display_name(spec: str) -> str:
     """A source as it may appear in messages, logs and the audit: database URLs lose their password."""
     if "://" not in spec:
         return spec
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         return safe_url(make_url(spec))
     except ArgumentError:

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from search_api.engines.base import Engine, EngineBusy
+from search_api.engines.meilisearch import MeiliEngine
+from search_api.engines.sqlite import SqliteEngine
 from search_api.settings import Settings
 
 Result = TypeVar("Result")
@@ -51,13 +53,9 @@ def make_executor(settings: Settings) -> EngineExecutor:
 
 def make_engine(settings: Settings) -> Engine:
     if settings.engine == "meilisearch":
-        from search_api.engines.meilisearch import MeiliEngine
-
         if not settings.meili_url:
             raise ValueError("PORTAL_ENGINE=meilisearch needs MEILI_URL")
         return MeiliEngine(settings.meili_url, settings.meili_key.get_secret_value() if settings.meili_key else None,
                            index=settings.meili_index, timeout_ms=settings.query_timeout_ms)
-    from search_api.engines.sqlite import SqliteEngine
-
     return SqliteEngine(settings.index_path, timeout_ms=settings.query_timeout_ms,
                         mmap_bytes=settings.sqlite_mmap_bytes)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from portal.ingest.errors import SourceError
 from portal.ingest.importers.base import SourceTable
 from portal.ingest.importers.csv_reader import read_csv
-from portal.ingest.importers.errors import SourceError
 from portal.ingest.importers.json_reader import read_json, read_jsonl
 from portal.ingest.importers.oracle_errors import explain_oracle_error
 from portal.ingest.importers.sql_reader import read_sql

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from portal.ingest.importers.errors import SourceError
+from portal.ingest.errors import SourceError
+from portal.ingest.headers import count_known_headers
 
 Row = tuple[int, list[str | None]]
 
@@ -59,8 +60,6 @@ def find_header_row(candidates: list[list[str | None]]) -> int | None:
     unknown), the first row with two or more non-empty cells is taken, then the first non-empty row, and
     the missing-columns check reports what was found.
     """
-    from portal.ingest.headers import count_known_headers  # local: portal.ingest.headers imports this package
-
     texts = [[c.strip() for c in row if isinstance(c, str) and c.strip()] for row in candidates]
     for index, cells in enumerate(texts):
         if len(cells) >= 2:

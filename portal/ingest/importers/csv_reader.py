@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
 
+from portal.ingest.errors import SourceError
 from portal.ingest.importers.base import (
     HEADER_SEARCH_ROWS,
     Row,
@@ -26,7 +27,6 @@ from portal.ingest.importers.base import (
     require_rows_source,
     trim_trailing_empty,
 )
-from portal.ingest.importers.errors import SourceError
 
 # A single field may be large (a 10 MB 认定事实 is legal), but an unclosed quote makes the parser swallow
 # the rest of the file into one field: past this limit the file is refused instead of eating memory.

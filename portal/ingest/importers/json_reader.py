@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
+from portal.ingest.errors import SourceError
 from portal.ingest.importers.base import Row, SourceTable, require_rows_source, scalar_text
-from portal.ingest.importers.errors import SourceError
 
 # Wrappers around the record array that department APIs use.
 RECORD_ARRAY_KEYS = ("data", "records", "rows", "items")

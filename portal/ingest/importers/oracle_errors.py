@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from portal.ingest.importers.errors import SourceError
+from portal.ingest.errors import SourceError
 
 _CODE = re.compile(r"\b(ORA|DPY|TNS)-(\d{4,5})\b")
 

@@ -18,8 +18,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from portal.ingest.errors import SourceError
 from portal.ingest.importers.base import Row, SourceTable, format_datetime, require_rows_source, scalar_text
-from portal.ingest.importers.errors import SourceError
 from portal.ingest.importers.oracle_errors import explain_oracle_error
 
 FETCH_BATCH_ROWS = 2000

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import python_calamine
 
+from portal.ingest.errors import SourceError
 from portal.ingest.importers.base import (
     HEADER_SEARCH_ROWS,
     Row,
@@ -26,7 +27,6 @@ from portal.ingest.importers.base import (
     require_rows_source,
     trim_trailing_empty,
 )
-from portal.ingest.importers.errors import SourceError
 
 # Refuse workbooks whose zip directory declares more than this much uncompressed data (a full sheet of
 # 1,048,576 rows x 20 columns is well under 2 GiB of XML).
