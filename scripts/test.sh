@@ -16,4 +16,6 @@ fi
 bash scripts/setup-env.sh test,bench
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check portal search_api tests bench scripts
+lint-imports  # the architecture's boundaries (.importlinter, docs/architecture.md)
+mypy  # configuration in pyproject.toml ([tool.mypy], pydantic plugin)
 exec pytest "$@"

@@ -265,7 +265,7 @@ def served(portal: Portal) -> Iterator[str]:
     assert release is not None
     with sitebuild.StaticServer(portal.site) as server:
         env = {**os.environ, "PORTAL_INDEX_PATH": str(release / "index.db"),
-               "PORTAL_SNAPSHOT_DIR": str(portal.layout.snapshots / "latest"), "PORTAL_SITE_ORIGIN": server.url,
+               "PORTAL_SITE_ORIGIN": server.url,
                "PORTAL_ENGINE": "sqlite", "PORTAL_ACCESS_LOG": "false"}
         process = subprocess.Popen([sys.executable, "-m", "uvicorn", "search_api.app:app", "--host", "127.0.0.1",
                                     "--port", str(portal.api_port), "--log-level", "warning"], env=env, cwd=REPO)

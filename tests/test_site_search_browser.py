@@ -36,7 +36,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     index = work / "index.sqlite3"
     build_index(site.snapshot, index)
     with sitebuild.StaticServer(site.output) as server:
-        env = {**os.environ, "PORTAL_INDEX_PATH": str(index), "PORTAL_SNAPSHOT_DIR": str(site.snapshot),
+        env = {**os.environ, "PORTAL_INDEX_PATH": str(index),
                "PORTAL_SITE_ORIGIN": server.url, "PORTAL_ENGINE": "sqlite", "PORTAL_ACCESS_LOG": "false"}
         process = subprocess.Popen([sys.executable, "-m", "uvicorn", "search_api.app:app", "--host", "127.0.0.1",
                                     "--port", str(api_port), "--log-level", "warning"], env=env,

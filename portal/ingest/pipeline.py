@@ -326,7 +326,7 @@ class _SnapshotBuilder:
             snap.MEASURES: snap.write_measures(self.out_dir, measures),
         }
         published = status_counts[PublicStatus.PUBLISHED.value] + status_counts[PublicStatus.OBJECTION.value]
-        counts = {
+        counts: dict[str, Any] = {
             "rows_read": self.rows_read,
             "published": published,
             "under_notice": status_counts[PublicStatus.UNDER_NOTICE.value],
@@ -348,7 +348,7 @@ class _SnapshotBuilder:
             unknown_columns=self.unknown_columns, calendar_fallback_years=self.fallback_years,
             changes=change_counts, files=files)
 
-    def _tombstones(self):  # type: ignore[no-untyped-def]
+    def _tombstones(self) -> Iterator[dict[str, Any]]:
         withdrawal_reasons = tuple(TOMBSTONE_REASON)
         marks = ",".join("?" * len(withdrawal_reasons))
         # Withdrawn now: by an explicit withdrawal reason, or public before and withheld now for any reason.

@@ -99,7 +99,7 @@ class HashingWriter:
     def write_json(self, obj: Any) -> None:
         self.write_line(orjson.dumps(obj) + b"\n")
 
-    def close(self) -> dict[str, Any]:
+    def close(self) -> FileInfo:
         self._file.close()
         return {"sha256": self._hash.hexdigest(), "rows": self.rows, "bytes": self.bytes}
 
@@ -118,7 +118,7 @@ class RejectsWriter:
         self._csv.writerow((source, row, field, reason_zh, reason_en))
         self.rows += 1
 
-    def close(self) -> dict[str, Any]:
+    def close(self) -> FileInfo:
         self._file.close()
         return {"sha256": file_sha256(self.path), "rows": self.rows, "bytes": self.path.stat().st_size}
 

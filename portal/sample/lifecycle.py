@@ -132,8 +132,8 @@ def plan_dates(rng: random.Random, state: str, spec: ListSpec, period: Span | No
             return Dates(date.fromordinal(decision), publish_until=date.fromordinal(until),
                          status=pick(rng.random, ("", STATUS_PUBLISHED)))
         decision = _weekday_before(today - between(rng.random, MARGIN_DAYS + 20, 2000))
-        until = date.fromordinal(today + between(rng.random, 30, 900)) if with_until and rng.random() < 0.4 else None
-        return _withdrawals(rng, state, Dates(date.fromordinal(decision), publish_until=until), today, notice_max)
+        until_day = date.fromordinal(today + between(rng.random, 30, 900)) if with_until and rng.random() < 0.4 else None
+        return _withdrawals(rng, state, Dates(date.fromordinal(decision), publish_until=until_day), today, notice_max)
 
     shortest, longest = _period_days(period)
     if state == EXPIRED:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,7 +51,7 @@ def trim_trailing_empty(cells: list[str]) -> list[str]:
     return cells[:end]
 
 
-def find_header_row(candidates: list[list[str | None]]) -> int | None:
+def find_header_row(candidates: Sequence[Sequence[str | None]]) -> int | None:
     """Index of the header row among the first rows of a sheet or file, or None when all are empty.
 
     The header row is the first row with at least two non-empty text cells of which at least two and at
