@@ -1,8 +1,11 @@
 """The reading side of ingest: one source → validated, masked, lifecycle-evaluated rows, in batches.
 
-Runs in worker processes (one source at a time) so that two cores validate in parallel; the parent keeps
-the staging database. Everything a worker sends back is already public (masked) except nothing: raw
-values never leave this function.
+One reader thread in the parent (``read_batches``, driven by ``portal.ingest.pipeline``) reads the sources
+one after another and cuts their rows into ``RawBatch``es; N validator processes (``BatchValidator``) turn
+each batch into masked staged rows and rejects; the parent keeps the staging database. So one large file
+is validated on every core. Raw values travel only from the reader to a validator, inside ingest;
+everything a validator sends back is public (masked). With one worker, ``process_source`` does both in
+this process.
 """
 
 from __future__ import annotations
