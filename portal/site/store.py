@@ -106,6 +106,10 @@ def link_new_file(path: str, source: str) -> None:
         os.unlink(tmp)
         os.link(source, tmp)
     os.replace(tmp, path)
+    # rename(2) does nothing when both names are already links to one file (a page that a killed build had
+    # linked from the same sibling): the spare name would stay in the page directory for good.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
 
 
 class _BackgroundWriter:
