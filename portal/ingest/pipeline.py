@@ -44,6 +44,7 @@ from portal.ingest.worker import (
     process_source,
     read_batches,
 )
+from portal.public import faults
 from portal.public import snapshot as snap
 from portal.public.catalogue import Catalogue, load_catalogue
 from portal.public.digest import load_key
@@ -91,6 +92,7 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
             for message in messages:
                 if isinstance(message, Batch):
                     builder.add_batch(message)
+                    faults.reached("ingest")
                     if progress:
                         progress(display_name(sources[message.source_index].spec), message.rows_read)
                 else:

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 import orjson
 from pelican.generators import Generator
 
+from portal.public import faults
 from portal.site import charts, forked, pagefind
 from portal.site.catalogues import Measure, forms_by_page, load_forms, snapshot_measures
 from portal.site.downloads import BackgroundCalls, ListDownload, csv_rows, json_records
@@ -98,6 +99,7 @@ class PortalGenerator(Generator):
         # in the background while the snapshot pages are written (portal/site/pagefind.py).
         feed_articles = _sections(articles, *FEED_SECTIONS)
         self._write_sections(writer, articles)
+        faults.reached("site")
         pagefind.start(output, self.settings)
         try:
             self._write_generated(writer, output, articles, feed_articles)
