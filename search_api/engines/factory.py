@@ -29,15 +29,16 @@ class EngineExecutor:
     longer than ``queue_seconds`` for its turn is refused without running (503 busy with Retry-After).
     """
 
-    def __init__(self, slots: int, queue_seconds: float) -> None:
+    def __init__(self, slots: int, queue_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="engine")
         self._queue_seconds = queue_seconds
+        self._clock = clock  # seconds; injectable so that tests decide how long a call waited
 
     async def run(self, function: Callable[..., Result], /, *args: Any) -> Result:
-        submitted = time.monotonic()
+        submitted = self._clock()
 
         def when_its_turn_comes() -> Result:
-            if time.monotonic() - submitted > self._queue_seconds:
+            if self._clock() - submitted > self._queue_seconds:
                 raise EngineBusy()
             return function(*args)
 
