@@ -23,7 +23,7 @@ OUTPUT_PATH = "output"
 
 # Every value from the snapshot is escaped in templates: department data may hold markup (a department's
 # "<script>" must show as text). Pelican's own rendered content is marked `| safe` where templates show it;
-# that HTML is cleaned by the plugin (portal.site.sanitise_content).
+# that HTML is cleaned by the plugin (portal.site.content.sanitise_content).
 JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [], "autoescape": True}
 
 DEFAULT_LANG = "zh-CN"

@@ -147,7 +147,7 @@ def run_load(work: Path, duration: int, connections: int, threads: int, swap_at:
     # Each path once before the run: what each returns (status, total) goes into the report.
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server_env = {**os.environ, **RATE_ENV, "PORTAL_INDEX_PATH": str(index), "PORTAL_SNAPSHOT_DIR": str(snapshot),
+    server_env = {**os.environ, **RATE_ENV, "PORTAL_INDEX_PATH": str(index),
                   "PORTAL_ACCESS_LOG": "false"}
     server_cmd = [str(VENV_BIN / "uvicorn"), "search_api.app:app", "--host", "127.0.0.1", "--port", str(port),
                   "--workers", "1", "--no-access-log"]
@@ -375,7 +375,7 @@ def report(work: Path, primary: str) -> None:
         "```",
         f"PORTAL_HMAC_KEY=... portal ingest bench/work/ingest/samples/*.csv --snapshots WORK/snapshots --as-of {AS_OF}",
         "python -c 'from search_api.indexer import build_index; build_index(WORK/snapshots/latest, WORK/index.db)'",
-        "PORTAL_INDEX_PATH=WORK/index.db PORTAL_SNAPSHOT_DIR=WORK/snapshots/latest PORTAL_ACCESS_LOG=false \\",
+        "PORTAL_INDEX_PATH=WORK/index.db PORTAL_ACCESS_LOG=false \\",
         "  PORTAL_RATE_SEARCH_PER_MINUTE=100000000 PORTAL_RATE_PERSON_PER_MINUTE=100000000 \\",
         "  PORTAL_RATE_CHECK_PER_MINUTE=100000000 " + re.sub(r"--port \d+", "--port PORT", load["server_cmd"].replace(str(VENV_BIN) + "/", "")),
         "BENCH_PATHS=WORK/paths.txt " + load["wrk_cmd"].replace(str(BENCH_DIR), "bench").rsplit(":", 1)[0] + ":PORT",

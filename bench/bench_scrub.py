@@ -1,4 +1,4 @@
-"""What the scrubber (portal/scrub.py) costs per row of realistic department data.
+"""What the scrubber (portal/ingest/scrub.py) costs per row of realistic department data.
 
     python bench/bench_scrub.py [--rows 20000]
 
@@ -18,9 +18,9 @@ from datetime import date
 from pathlib import Path
 
 from portal.ingest.headers import map_headers
+from portal.ingest.scrub import _GATE, scrub_row
 from portal.ingest.validate import UNSCRUBBED_KEYS
 from portal.sample import write_samples
-from portal.scrub import _GATE, scrub_row
 
 
 def rows_of(directory: Path) -> list[dict[str, str | None]]:

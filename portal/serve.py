@@ -24,6 +24,10 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from search_api.app import create_app
+from search_api.server import server_config
+from search_api.settings import Settings
+
 LINKED_DIRS = ("entries", "lists", "subjects")  # the release's symlinks into its entry slot (portal.site.store.MANAGED_DIRS)
 
 # The policy docs/hardening.md recommends for the site (Pagefind needs wasm-unsafe-eval; the theme has no
@@ -42,7 +46,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", []).extend(SITE_HEADERS)
             await send(message)
@@ -86,12 +90,7 @@ def build_servers(var_dir: Path, *, host: str = "127.0.0.1", site_port: int = 80
     current = var_dir / "current"
     url_host = f"[{host}]" if ":" in host else host
     os.environ.setdefault("PORTAL_INDEX_PATH", str(current / "index.db"))
-    os.environ.setdefault("PORTAL_SNAPSHOT_DIR", str(var_dir / "snapshots" / "latest"))
     os.environ.setdefault("PORTAL_SITE_ORIGIN", f"http://{url_host}:{site_port}")
-    from search_api.app import create_app
-    from search_api.server import server_config
-    from search_api.settings import Settings
-
     api = create_app(settings or Settings())
     return [uvicorn.Server(server_config(site_app(current / "site"), host=host, port=site_port)),
             uvicorn.Server(server_config(api, host=host, port=api_port))]

@@ -11,8 +11,12 @@ DATA_DIR = Path(__file__).parent / "data"  # shipped data files operators may ex
 CATALOGUE_FILE = DATA_DIR / "lists.toml"
 MASKING_FILE = DATA_DIR / "masking.toml"
 HOLIDAYS_FILE = DATA_DIR / "holidays.toml"
+MEASURES_FILE = DATA_DIR / "measures.toml"  # joint incentive/punishment measures, copied into each snapshot
+MEASURES_ENV = "PORTAL_MEASURES"  # environment variable naming another measures file
 
-SNAPSHOT_FORMAT = 1  # bump when docs/snapshot-format.md changes incompatibly
+SNAPSHOT_FORMAT = 1  # bump when docs/snapshot-format.md changes incompatibly (new optional files are not)
+# How many earlier snapshot versions the change feed reaches back through ``manifest.previous``.
+MAX_CHANGE_HISTORY_VERSIONS = 400
 SNAPSHOTS_KEPT = 7  # versions kept on disk (a week of nightly publishes) for rollback and audit
 DEFAULT_VAR_DIR = Path("var")  # working data of a deployment, relative to the current directory
 DEFAULT_SNAPSHOTS_DIR = DEFAULT_VAR_DIR / "snapshots"

@@ -260,7 +260,7 @@ FORMS: tuple[FormSpec, ...] = (
 )
 
 
-# --- the import template's columns (the import contract, docs: /work/shared/domain.md) -----------------
+# --- the import template's columns (the import contract, docs/domain.md) -----------------
 
 
 @dataclass(frozen=True)

@@ -24,4 +24,6 @@ export PATH="$PWD/.venv/bin:$PATH"
 if meili="$(command -v "${MEILI_BIN:-meilisearch}")"; then echo "Meilisearch: $("$meili" --version)"; else
     echo "Meilisearch: not on PATH, its tests skip (install the official binary: README, Meilisearch)"; fi
 ruff check portal search_api tests bench scripts
+lint-imports  # the architecture's boundaries (.importlinter, docs/architecture.md)
+mypy  # configuration in pyproject.toml ([tool.mypy], pydantic plugin)
 exec pytest "$@"

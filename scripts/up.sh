@@ -4,7 +4,7 @@
 # the site on http://127.0.0.1:8000/ and the API on http://127.0.0.1:8001/api/v1 until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-env.sh
+bash scripts/setup-env.sh sample  # the sample generator (Faker) makes the department files below
 PORTAL=".venv/bin/portal"
 ROWS="${PORTAL_SAMPLE_ROWS:-5000}"
 if [ ! -f var/samples/sample-manifest.json ]; then

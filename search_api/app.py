@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
+from portal.settings import SHANGHAI
 from search_api.docs_assets import install_docs
 from search_api.engines.base import Engine
 from search_api.engines.factory import make_engine
@@ -20,11 +20,11 @@ from search_api.middleware import (
     install_uvicorn_log_redaction,
 )
 from search_api.report_routes import ReportState, report_router
-from search_api.routers.api import AppState, health_router, router
+from search_api.routers.api import router
+from search_api.routers.health import health_router
 from search_api.settings import API_PREFIX, Settings
+from search_api.state import AppState
 from search_api.text import warm_folding
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def today_in_shanghai() -> date:

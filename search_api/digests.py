@@ -1,21 +1,18 @@
-"""Keyed digests of ID numbers for exact lookup, through the lead's ``portal.public.digest`` (one definition of the
-normalisation and the HMAC, shared with ingest), imported lazily so the API starts without it."""
+"""Keyed digests of ID numbers for exact lookup, through ``portal.public.digest`` (one definition of the
+normalisation and the HMAC, shared with ingest)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
+from portal.public import digest
 from search_api.errors import ApiError
 
 
 @lru_cache(maxsize=4)
 def digester(key: str) -> Any:
     """A reusable HMAC digester for ``key``; an empty key means the portal's own key loading rules."""
-    try:
-        from portal.public import digest
-    except ImportError as exc:  # pragma: no cover - portal.public.digest ships with the project
-        raise ApiError(503, "lookup_unavailable", "证件号码查询暂不可用") from exc
     try:
         raw = key.encode() if key else digest.load_key()
     except digest.MissingKeyError as exc:
@@ -24,6 +21,4 @@ def digester(key: str) -> Any:
 
 
 def digest_number(number: str, key: str) -> str:
-    from portal.public.digest import normalise_for_digest
-
-    return digester(key).digest(normalise_for_digest(number))
+    return digester(key).digest(digest.normalise_for_digest(number))

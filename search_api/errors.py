@@ -21,7 +21,7 @@ STATUS_ERRORS: dict[int, tuple[str, str]] = {
     403: ("forbidden", "API 密钥无效或已被吊销"),
     404: ("not_found", "未找到请求的资源"),
     405: ("method_not_allowed", "不支持该请求方法"),
-    410: ("gone", "该信息已不再公示"),  # portal.states.WITHDRAWN
+    410: ("gone", "该信息已不再公示"),  # portal.public.states.WITHDRAWN
     413: ("payload_too_large", "请求内容过大"),
     415: ("unsupported_media_type", "请求内容类型不受支持"),
     422: ("invalid_parameter", "请求参数有误"),

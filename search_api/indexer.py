@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from search_api.engines.meilisearch import MeiliEngine, StagedIndex
 from search_api.engines.sqlite import build_sqlite_index
-
-if TYPE_CHECKING:
-    from search_api.engines.meilisearch import MeiliEngine, StagedIndex
 
 
 class MeiliNotConfigured(ValueError):
@@ -42,8 +40,6 @@ def meili_engine_from_env() -> MeiliEngine:
 
 def build_meili_index(snapshot_dir: Path, url: str, key: str | None = None, index: str = "portal_entries") -> dict[str, Any]:
     """Build the Meilisearch index of ``snapshot_dir`` beside the live one and swap it in."""
-    from search_api.engines.meilisearch import MeiliEngine
-
     return MeiliEngine(url, key, index=index).index_snapshot(Path(snapshot_dir))
 
 

@@ -13,12 +13,11 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from portal.settings import SHANGHAI
 from search_api.settings import Settings
 
 KEY_PREFIX = "pk_"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys(

@@ -81,7 +81,7 @@ class SubjectResponse(BaseModel):
     uscc: str
     subject_name: str
     total: int
-    groups: dict[str, list[EntryOut]] = Field(description="Entries grouped by list kind: red, black, watch, "  # type: ignore[valid-type]
+    groups: dict[str, list[EntryOut]] = Field(description="Entries grouped by list kind: red, black, watch, "
                                               "decision")
     data_as_of: str
 

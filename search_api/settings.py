@@ -75,8 +75,6 @@ class Settings(BaseSettings):
     engine: Literal["sqlite", "meilisearch"] = Field(
         "sqlite", description="Search engine: embedded SQLite FTS5 (default) or a Meilisearch server")
     index_path: Path = Field(Path("var/search/index.sqlite3"), description="SQLite index file (engine sqlite)")
-    snapshot_dir: Path = Field(Path("var/snapshots/latest"),
-                               description="Snapshot directory the index is built from")
     site_origin: str = Field("http://127.0.0.1:8000", description="The only origin allowed by CORS")
     hmac_key: SecretStr = Field(SecretStr(""), description="Key of the ID-number digests; /lookup and /check "
                                 "by ID number answer 503 while it is empty")

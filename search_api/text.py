@@ -18,13 +18,13 @@ import unicodedata
 from functools import lru_cache
 from importlib import resources
 
+import opencc
+
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
 
 @lru_cache(maxsize=1)
 def _t2s_table() -> dict[int, str]:
-    import opencc
-
     converter = opencc.OpenCC("t2s")
     dictionary = resources.files("opencc").joinpath("dictionary", "TSCharacters.txt").read_text("utf-8")
     table: dict[int, str] = {}
@@ -121,11 +121,6 @@ def bigram_phrase_tokens(key: str, *, final: bool = False) -> str:
     if final:
         pairs.append(key[-1])
     return " ".join(pairs)
-
-
-def normalise_code(text: str) -> str:
-    """Codes (USCC, masked ID numbers): NFKC, upper case, no whitespace."""
-    return "".join(unicodedata.normalize("NFKC", text).upper().split())
 
 
 def match_spans(text: str, key: str) -> list[tuple[int, int]]:

@@ -32,7 +32,8 @@ from search_api import keys
 from search_api.app import create_app
 from search_api.indexer import build_index
 from search_api.report_routes import report_router
-from search_api.routers.api import health_router, router
+from search_api.routers.api import router
+from search_api.routers.health import health_router
 from search_api.settings import API_PREFIX, MAX_PER_PAGE, MAX_RESULT_WINDOW, Settings
 from search_api.testing import (
     PERSON_ID,

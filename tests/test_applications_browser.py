@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sitebuild
 from applications_support import uscc
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
-import sitebuild  # noqa: E402
 
 from portal.applications import rules  # noqa: E402
 from portal.applications.rules import Kind  # noqa: E402

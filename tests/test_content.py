@@ -51,7 +51,7 @@ VALIDITIES = {"现行有效", "已修订", "已废止"}
 POLICY_KEYS = {"title", "date", "slug", "category", "doc_no", "issuer", "written", "level", "validity", "summary"}
 REQUIRED_PAGES = {"about", "xinyong-xiufu", "yiyi-chuli", "privacy", "help", "data"}
 
-# The import contract's Chinese headers, in order (/work/shared/domain.md, "One list entry").
+# The import contract's Chinese headers, in order (docs/domain.md, "One list entry").
 CONTRACT_HEADERS = [
     "主体名称", "主体类别", "统一社会信用代码", "证件类型", "证件号码", "法定代表人", "法定代表人证件类型",
     "法定代表人证件号码", "名单代码", "名单名称", "认定事实", "认定依据", "认定文书号", "认定部门", "认定日期",

@@ -1,8 +1,9 @@
 """Crash safety: ``kill -9`` in the middle of ``portal publish`` and of ``portal index``.
 
 A publish is started as a subprocess (its own process group, so its ingest workers die with it) on the
-sample data, and killed once the file system shows it has reached a step: the ingest's staging directories,
-the release staging directory's site, or the index file being built. Then the deployment is "restarted":
+sample data with ``PORTAL_FAULT_KILL=<step>`` (``portal.public.faults``): on reaching that step it kills its
+process group with SIGKILL, as the OOM killer would. No timing: the kill happens at that point, every run.
+Then the deployment is "restarted":
 
 - ``var/current`` serves one consistent version, never a mix: the release's ``release.json`` snapshot, the
   search index's data version and ``snapshots/latest`` name the same snapshot (here: the previous one);
@@ -13,6 +14,7 @@ the release staging directory's site, or the index file being built. Then the de
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import shutil
@@ -21,31 +23,43 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from stdnum.cn import uscc as stdnum_uscc
 
+from portal.ingest.pipeline import SourceSpec
+from portal.public import faults
 from portal.public import snapshot as snap
-from portal.release.publish import Layout, list_releases, release_info
+from portal.release.publish import (
+    Layout,
+    PublishError,
+    default_site_builder,
+    list_releases,
+    publish,
+    release_info,
+)
+from search_api.app import create_app
+from search_api.settings import Settings
 
 pytestmark = pytest.mark.slow
 
 AS_OF_FIRST = "2026-11-23"
 AS_OF_SECOND = "2026-12-01"  # a week later: entries expire, notices end, so the new version differs
 SAMPLE_ROWS = 2_000
-POLL_S = 0.002
-PHASE_TIMEOUT_S = 120
+PHASE_TIMEOUT_S = 300
 
 
 def portal_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "portal.cli", *args]
 
 
-def cli_env() -> dict[str, str]:
-    return {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
+def cli_env(**extra: str) -> dict[str, str]:
+    inherited = {name: value for name, value in os.environ.items() if name != faults.FAULT_ENV}
+    return {**inherited, "COLUMNS": "200", "PYTHONWARNINGS": "ignore", **extra}
 
 
 def run_portal(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -106,16 +120,10 @@ def live_version(layout: Layout) -> str:
 
 
 def assert_api_answers(layout: Layout) -> None:
-    from fastapi.testclient import TestClient
-
-    from search_api.app import create_app
-    from search_api.settings import Settings
-
     release = layout.live_release()
     assert release is not None
     entry = next(snap.iter_entries(layout.snapshots / "latest"))
-    settings = Settings(index_path=release / "index.db", snapshot_dir=layout.snapshots / "latest",
-                        access_log=False)
+    settings = Settings(index_path=release / "index.db", access_log=False)
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").status_code == 200
         found = client.get("/api/v1/search", params={"q": "有限公司"})
@@ -148,63 +156,18 @@ def assert_next_publish_recovers(layout: Layout, work: Work, previous: str) -> N
 # --- killing a publish -----------------------------------------------------------------------------
 
 
-def staging_release(layout: Layout) -> Path | None:
-    return next(iter(layout.releases.glob(".tmp-*")), None)
+def killed_at(step: str, *args: str, cwd: Path) -> None:
+    """Run ``portal <args>`` with the fault hook armed at ``step``; it must die of SIGKILL there."""
+    process = subprocess.run(portal_command(*args), cwd=cwd, env=cli_env(**{faults.FAULT_ENV: step}),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                             timeout=PHASE_TIMEOUT_S)
+    assert process.returncode == -signal.SIGKILL, \
+        f"portal {args[0]} was not killed at {step}: {process.stderr.decode()[-2000:]}"
 
 
-def in_ingest(layout: Layout) -> bool:
-    return any(layout.snapshots.glob(".stage-*"))
-
-
-def in_site_build(layout: Layout) -> bool:
-    staging = staging_release(layout)
-    return staging is not None and (staging / "site" / "entries").is_dir()
-
-
-def in_slot_write(layout: Layout) -> bool:
-    """The site build is writing pages into the entry slot the live release does not use."""
-    slot = layout.entry_slot("b")  # the base deployment's live release uses slot a
-    try:
-        return (slot / "store" / "dirty").exists() and any((slot / "entries").iterdir())
-    except FileNotFoundError:
-        return False
-
-
-def in_indexing(layout: Layout) -> bool:
-    staging = staging_release(layout)
-    return staging is not None and any(staging.glob("*index.db*"))
-
-
-PHASES: dict[str, tuple[Callable[[Layout], bool], float]] = {
-    # (condition seen on disk, extra delay before the kill so the step is well under way)
-    "ingest": (in_ingest, 0.2),
-    "site": (in_site_build, 0.5),
-    "slot": (in_slot_write, 0.0),  # pages half written into the other slot, its index not yet saved
-    "index": (in_indexing, 0.0),
-}
-
-
-def kill_publish_when(layout: Layout, work: Work, reached: Callable[[Layout], bool], delay: float) -> None:
-    process = subprocess.Popen(portal_command("publish", *map(str, work.inputs), "--var", str(layout.root),
-                                              "--as-of", AS_OF_SECOND),
-                               cwd=layout.root.parent, env=cli_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        deadline = time.monotonic() + PHASE_TIMEOUT_S
-        while not reached(layout):
-            assert process.poll() is None, "the publish ended before the step was reached: " + \
-                process.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "the step was never reached"
-            time.sleep(POLL_S)
-        time.sleep(delay)
-        assert process.poll() is None, "the publish finished before it could be killed"
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)  # the publish and its ingest workers, like the OOM killer
-        process.wait(timeout=30)
-        assert process.stderr is not None
-        process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+def kill_publish_at(layout: Layout, work: Work, step: str) -> None:
+    killed_at(step, "publish", *map(str, work.inputs), "--var", str(layout.root), "--as-of", AS_OF_SECOND,
+              cwd=layout.root.parent)
 
 
 def file_digests(root: Path) -> dict[str, str]:
@@ -219,22 +182,19 @@ def file_digests(root: Path) -> dict[str, str]:
 
 def assert_served_pages_match_a_fresh_build(layout: Layout, tmp_path: Path) -> None:
     """The live entry and list pages are exactly what a build from scratch of the live snapshot gives."""
-    from portal.release.publish import default_site_builder
-
     fresh_slot = tmp_path / "fresh-slot"
     default_site_builder(layout.snapshots / "latest", tmp_path / "fresh" / "site", fresh_slot)
     for name in ("entries", "lists"):
         assert file_digests(layout.current / "site" / name) == file_digests(fresh_slot / name), name
 
 
-@pytest.mark.parametrize("phase", list(PHASES))
+@pytest.mark.parametrize("phase", faults.STEPS)
 def test_kill_9_during_publish_leaves_the_previous_version_live_and_the_next_publish_cleans_up(
         layout: Layout, work: Work, phase: str, tmp_path: Path) -> None:
     previous = live_version(layout)
     before = file_digests(layout.live_release())  # type: ignore[arg-type]
     assert any(name.startswith("site/entries/") for name in before)
-    reached, delay = PHASES[phase]
-    kill_publish_when(layout, work, reached, delay)
+    kill_publish_at(layout, work, phase)
 
     assert live_version(layout) == previous  # restart: the old version, whole
     assert file_digests(layout.live_release()) == before  # type: ignore[arg-type]
@@ -272,20 +232,7 @@ def test_kill_9_during_portal_index_keeps_the_old_index_and_a_rebuild_succeeds(l
     assert built.returncode == 0, built.stdout + built.stderr
     old_bytes = index.read_bytes()
 
-    process = subprocess.Popen(portal_command("index", str(snapshot), "--out", str(index)), cwd=tmp_path,
-                               env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + PHASE_TIMEOUT_S
-        while not any(p != index for p in index.parent.iterdir()):  # the temporary file beside the live one
-            assert process.poll() is None, "the index build ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(POLL_S)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    killed_at("index", "index", str(snapshot), "--out", str(index), cwd=tmp_path)
     assert index.read_bytes() == old_bytes  # the live index was never touched
     assert index_meta(index)["version"] == snapshot.resolve().name
     stale = [p for p in index.parent.iterdir() if p != index]
@@ -309,13 +256,6 @@ def test_kill_9_during_portal_index_keeps_the_old_index_and_a_rebuild_succeeds(l
 
 def test_a_live_lock_blocks_and_a_killed_holder_does_not(tmp_path: Path) -> None:
     """flock: held while its process lives, gone with it; the lock file left behind blocks nothing."""
-    import csv
-
-    from stdnum.cn import uscc as stdnum_uscc
-
-    from portal.ingest.pipeline import SourceSpec
-    from portal.release.publish import PublishError, publish
-
     body = "91511700MA6300001"
     source = tmp_path / "dept.csv"
     with open(source, "w", encoding="utf-8", newline="") as f:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from pathlib import Path
@@ -10,7 +11,8 @@ import orjson
 import pytest
 
 from search_api.engines import sqlite as sqlite_engine
-from search_api.engines.base import IndexMissing, QueryTimeout, SearchQuery
+from search_api.engines.base import EngineBusy, IndexMissing, QueryTimeout, SearchQuery
+from search_api.engines.factory import EngineExecutor
 from search_api.engines.sqlite import SqliteEngine
 from search_api.indexer import build_index
 from search_api.testing import TEST_TODAY, make_entry, sample_entries, write_test_snapshot
@@ -129,35 +131,54 @@ def test_change_feed_reaches_back_through_previous_versions(tmp_path: Path) -> N
 
 
 def test_engine_executor_runs_few_calls_at_once_and_refuses_stale_ones() -> None:
-    import asyncio
-    import time
-
-    from search_api.engines.base import EngineBusy
-    from search_api.engines.factory import EngineExecutor
-
+    """No sleeps: calls block on events the test releases, and the executor's clock is the test's."""
     running = most = 0
     lock = threading.Lock()
+    two_running = threading.Event()
+    release = threading.Event()
 
-    def query(seconds: float) -> str:
+    def query() -> str:
         nonlocal running, most
         with lock:
             running += 1
             most = max(most, running)
-        time.sleep(seconds)
+            if running == 2:
+                two_running.set()
+        release.wait(timeout=30)
         with lock:
             running -= 1
         return threading.current_thread().name
 
+    now = [1_000.0]  # the executor's clock, in seconds; only the test moves it
+
+    def clock() -> float:
+        return now[0]
+
+    ran_late: list[str] = []
+
     async def scenario() -> None:
-        executor = EngineExecutor(slots=2, queue_seconds=5)
-        names = await asyncio.gather(*(executor.run(query, 0.05) for _ in range(6)))
+        executor = EngineExecutor(slots=2, queue_seconds=5, clock=clock)
+        calls = [asyncio.ensure_future(executor.run(query)) for _ in range(6)]
+        assert await asyncio.to_thread(two_running.wait, 30)
+        assert running == 2  # four calls wait for a slot
+        release.set()
+        names = await asyncio.gather(*calls)
         assert most == 2 and all(name.startswith("engine") for name in names)  # never on the event loop
-        impatient = EngineExecutor(slots=1, queue_seconds=0.2)
-        first = asyncio.ensure_future(impatient.run(query, 0.5))
-        await asyncio.sleep(0.05)
+
+        release.clear()
+        impatient = EngineExecutor(slots=1, queue_seconds=0.2, clock=clock)
+        first = asyncio.ensure_future(impatient.run(query))
+        late = asyncio.ensure_future(impatient.run(lambda: ran_late.append("ran") or "ran"))
+        await asyncio.sleep(0)  # both submitted at the same clock reading
+        await asyncio.sleep(0)
+        now[0] += 0.21  # the second has now waited longer than queue_seconds for its turn
+        release.set()
         with pytest.raises(EngineBusy):
-            await impatient.run(query, 0)  # waited 0.45 s for its turn, longer than 0.2 s: refused, not run
+            await late
+        assert ran_late == []  # refused, not run
         assert (await first).startswith("engine")
+        on_time = await impatient.run(lambda: "ok")  # submitted and run at the same reading: runs
+        assert on_time == "ok"
         executor.shutdown()
         impatient.shutdown()
 

@@ -17,10 +17,7 @@ pointed at the fixture, via ``PORTAL_SITE_SETTINGS``). Then:
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,15 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sitebuild
 from stdnum.cn import uscc as stdnum_uscc
 
 from portal.ingest.identifiers import ric_check_digit
 from portal.ingest.pipeline import SourceSpec
 from portal.public import snapshot as snap
 from portal.release.publish import SITE_SETTINGS_ENV, Layout, publish
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
-import sitebuild  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = b"test-only-hmac-key-0123456789abcdef"
@@ -266,24 +261,9 @@ def served(portal: Portal) -> Iterator[str]:
     """The release's site on a static server and the search API (uvicorn) on the release's index."""
     release = portal.layout.live_release()
     assert release is not None
-    with sitebuild.StaticServer(portal.site) as server:
-        env = {**os.environ, "PORTAL_INDEX_PATH": str(release / "index.db"),
-               "PORTAL_SNAPSHOT_DIR": str(portal.layout.snapshots / "latest"), "PORTAL_SITE_ORIGIN": server.url,
-               "PORTAL_ENGINE": "sqlite", "PORTAL_ACCESS_LOG": "false"}
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "search_api.app:app", "--host", "127.0.0.1",
-                                    "--port", str(portal.api_port), "--log-level", "warning"], env=env, cwd=REPO)
-        try:
-            sitebuild.wait_until_up(f"{portal.api_url}/search?q=%E5%BB%BA%E6%9D%90", process)
-            yield server.url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sitebuild.chromium() as chromium:
-        yield chromium
+    with sitebuild.StaticServer(portal.site) as server, \
+            sitebuild.api_server(release / "index.db", server.url, portal.api_port, "/search?q=%E5%BB%BA%E6%9D%90"):
+        yield server.url
 
 
 @dataclass

@@ -12,9 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from portal.ingest.ingest_memo import MEMO_FILE
 from portal.ingest.masking import load_policy
 from portal.ingest.pipeline import SourceSpec, run_ingest
-from portal.ingest_memo import MEMO_FILE
 
 KEY = b"test-only-hmac-key-0123456789abcdef"
 AS_OF = date(2026, 11, 23)

@@ -5,7 +5,7 @@ from portal.ingest.masking import (
     mask_person_name,
     mask_phone,
 )
-from portal.scrub import scrub_text
+from portal.ingest.scrub import scrub_text
 
 
 def test_default_policy_matches_domain_table() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from stdnum.cn import uscc as stdnum_uscc
 
 from portal.ingest.actions import ActionKind, record_action
@@ -28,6 +29,8 @@ from portal.release.publish import (
     rollback,
 )
 from portal.site.store import StoreStats
+from search_api.app import create_app
+from search_api.settings import Settings
 
 KEY = b"test-only-hmac-key-0123456789abcdef"
 HEADER = ["主体名称", "主体类别", "统一社会信用代码", "证件号码", "名单名称", "认定日期", "公布截止日期", "认定部门",
@@ -372,3 +375,32 @@ def test_embedded_server_serves_entry_pages_through_the_slot_links_only(departme
         assert client.get("/notices/escape/secret.html").status_code == 404
         assert client.get("/entries/escape/secret.html").status_code == 404
         assert client.get("/entries/../store/pages.sqlite3").status_code == 404
+
+
+def test_rollback_rolls_the_measures_back_on_the_site_and_in_the_api(department_file: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def measures_file(text: str) -> Path:
+        path = tmp_path / f"measures-{abs(hash(text))}.toml"
+        path.write_text(f'version = "1"\n[[measures.YZWFSX]]\ntext = "{text}"\ntype = "punishment"\n', "utf-8")
+        return path
+
+    def shown(layout: Layout) -> tuple[list[str], str]:
+        release = layout.live_release()
+        assert release is not None
+        app = create_app(Settings(index_path=release / "index.db", api_keys_db=tmp_path / "keys.sqlite3"))
+        with TestClient(app) as client:
+            lists = {item["code"]: item for item in client.get("/api/v1/lists").json()["lists"]}
+        page = (layout.current / "site" / "lists" / "yzwfsx" / "index.html").read_text("utf-8")
+        return [m["text"] for m in lists["YZWFSX"]["measures"]], page
+
+    layout = Layout(tmp_path / "var")
+    monkeypatch.setenv("PORTAL_MEASURES", str(measures_file("依法限制参与政府采购活动")))
+    do_publish(layout, [department_file], date(2026, 11, 23))
+    monkeypatch.setenv("PORTAL_MEASURES", str(measures_file("限制申请财政性资金项目")))
+    do_publish(layout, [department_file], date(2026, 11, 24))
+    api_measures, page = shown(layout)
+    assert api_measures == ["限制申请财政性资金项目"] and "限制申请财政性资金项目" in page
+    rollback(layout)
+    api_measures, page = shown(layout)
+    assert api_measures == ["依法限制参与政府采购活动"]
+    assert "依法限制参与政府采购活动" in page and "限制申请财政性资金项目" not in page

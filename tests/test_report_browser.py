@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
-import sitebuild  # noqa: E402
+import sitebuild
 
 from portal.report.signing import TEST_CERT_FILE, check_signature  # noqa: E402
 from portal.site.demo import demo_entries  # noqa: E402

@@ -10,7 +10,7 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
-from portal.holidays import possible_days_off, statutory_holidays
+from portal.ingest.holidays import possible_days_off, statutory_holidays
 from portal.ingest.workdays import WorkCalendar
 from tests.rules_files import FORMATS, entries_by, ingest, uscc, walk_working_days, write_table
 

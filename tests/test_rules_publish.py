@@ -16,8 +16,8 @@ from portal.cli import app as cli
 from portal.ingest.actions import ActionKind, record_action
 from portal.ingest.pipeline import SourceSpec
 from portal.public import snapshot as snap
+from portal.public.states import SUSPENDED, WITHDRAWN
 from portal.release.publish import Layout, publish
-from portal.states import SUSPENDED, WITHDRAWN
 from search_api.app import create_app
 from search_api.settings import Settings
 from tests.rules_files import KEY, uscc, walk_working_days, write_table

@@ -1,4 +1,4 @@
-"""The scrubber (portal/scrub.py): every hostile format of issue 12 is masked, public facts stay."""
+"""The scrubber (portal/ingest/scrub.py): every hostile format of issue 12 is masked, public facts stay."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from identifier_formats import IDENTIFIER_KINDS, Ident, any_identifier, surrounding
 
 from portal.ingest.normalize import clean_line
-from portal.scrub import scrub_row, scrub_text
+from portal.ingest.scrub import scrub_row, scrub_text
 
-# (written, public form): the public form follows the rule in portal/scrub.py, worked out by hand.
+# (written, public form): the public form follows the rule in portal/ingest/scrub.py, worked out by hand.
 HOSTILE = [
     ("张三511702198503120011", "张三5117**********0011"),  # a person's name field holding more than a name
     ("511702 19850312 0038", "5117**********0038"),

@@ -7,17 +7,13 @@ the API cannot be reached.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+import sitebuild
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
-import sitebuild  # noqa: E402
-
-from portal.site.demo import demo_entries, demo_tombstones  # noqa: E402
+from portal.site.demo import demo_entries, demo_tombstones
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -30,12 +26,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                         PORTAL_API_URL=f"http://127.0.0.1:{sitebuild.free_port()}/api/v1")
     with sitebuild.StaticServer(site.output) as server:
         yield server.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sitebuild.chromium() as chromium:
-        yield chromium
 
 
 def _pages() -> list[tuple[str, str]]:

@@ -14,19 +14,16 @@ import logging
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
 import orjson
 import pytest
+import sitebuild
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
-import sitebuild  # noqa: E402
-
-from portal.site.demo import demo_entries, demo_tombstones  # noqa: E402
-from portal.site.downloads import defuse_cell  # noqa: E402
-from portal.site.formatting import time_tag, zh_date  # noqa: E402
+from portal.site.demo import demo_entries, demo_tombstones
+from portal.site.downloads import defuse_cell
+from portal.site.formatting import time_tag, zh_date
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -10,15 +10,12 @@ import csv
 import hashlib
 import io
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
-import sitebuild  # noqa: E402
+import sitebuild
 
 from portal.site.demo import demo_entries  # noqa: E402
 from portal.site.generator import newest_changes  # noqa: E402

@@ -22,9 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
-import sitebuild  # noqa: E402
+import sitebuild
 
 from portal.ingest.identifiers import ric_check_digit  # noqa: E402
 from portal.site.demo import SHARED_SUBJECT, demo_entries, demo_tombstones  # noqa: E402

@@ -6,19 +6,14 @@ page. A phone-sized screenshot is left as a CI artefact in var/artifacts/search-
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sitebuild
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "site"))
-import sitebuild  # noqa: E402
-
-from portal.site.demo import demo_entries  # noqa: E402
+from portal.site.demo import demo_entries
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -35,24 +30,9 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     site = sitebuild.build_fixture_site(work, PORTAL_API_URL=api, PORTAL_PAGEFIND=False)
     index = work / "index.sqlite3"
     build_index(site.snapshot, index)
-    with sitebuild.StaticServer(site.output) as server:
-        env = {**os.environ, "PORTAL_INDEX_PATH": str(index), "PORTAL_SNAPSHOT_DIR": str(site.snapshot),
-               "PORTAL_SITE_ORIGIN": server.url, "PORTAL_ENGINE": "sqlite", "PORTAL_ACCESS_LOG": "false"}
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "search_api.app:app", "--host", "127.0.0.1",
-                                    "--port", str(api_port), "--log-level", "warning"], env=env,
-                                   cwd=Path(__file__).resolve().parents[1])
-        try:
-            sitebuild.wait_until_up(f"{api}/search?q=%E6%B5%8B%E8%AF%95", process)
-            yield {"site": server.url, "api": api}
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sitebuild.chromium() as chromium:
-        yield chromium
+    with sitebuild.StaticServer(site.output) as server, \
+            sitebuild.api_server(index, server.url, api_port, "/search?q=%E6%B5%8B%E8%AF%95"):
+        yield {"site": server.url, "api": api}
 
 
 def test_phone_search_for_a_two_character_name_leads_to_the_masked_entry(portal: dict[str, str],

@@ -20,7 +20,15 @@ from portal.site.demo import DATA_AS_OF, demo_entries, write_demo_snapshot
 from portal.site.downloads import ListDownload, downloadable, to_csv, to_json
 from portal.site.forked import ForkedCall
 from portal.site.snapshot_view import load_snapshot
-from portal.site.store import DIRTY_FILE, INDEX_FILE, MANAGED_DIRS, PageStore, scan_for_store, scan_managed
+from portal.site.store import (
+    DIRTY_FILE,
+    INDEX_FILE,
+    MANAGED_DIRS,
+    PageStore,
+    link_new_file,
+    scan_for_store,
+    scan_managed,
+)
 
 PAGES = {f"entries/{i:016x}/index.html": f"<p>entry {i}</p>" for i in range(20)}
 PAGES["lists/x/index.html"] = "<p>list x, page 1</p>"
@@ -264,3 +272,17 @@ def test_render_worker_writes_jobs_in_order_and_reports_its_errors(tmp_path: Pat
         broken.finish()
     broken.abort()
     assert (store_dir / DIRTY_FILE).exists()  # the index was not saved: the next build will not trust it
+
+
+def test_relinking_a_page_to_the_file_it_already_is_leaves_no_spare_name(tmp_path: Path) -> None:
+    """A killed build may have linked a page from the other slot already; linking it again must not leave
+    the temporary name behind (rename(2) is a no-op between two links to one file)."""
+    source = tmp_path / "a" / "index.html"
+    page = tmp_path / "b" / "index.html"
+    source.parent.mkdir()
+    page.parent.mkdir()
+    source.write_bytes(b"<html>page</html>")
+    link_new_file(str(page), str(source))
+    link_new_file(str(page), str(source))  # the rebuild after the crash
+    assert sorted(p.name for p in page.parent.iterdir()) == ["index.html"]
+    assert page.read_bytes() == b"<html>page</html>" and page.stat().st_ino == source.stat().st_ino

@@ -49,8 +49,8 @@ from portal.applications.settings import (
     Settings,
 )
 from portal.applications.store import OUTCOME_ZH, STATE_ZH, ApplicationStore, NewApplication
+from portal.ingest.scrub import scrub_text
 from portal.public.dates import today_shanghai
-from portal.scrub import scrub_text
 from search_api.errors import ApiError, install_error_handlers
 from search_api.middleware import EnvelopeCORSMiddleware, HardeningMiddleware, forwarded_ip_getter
 from search_api.ratelimit import MAX_TRACKED_CLIENTS, RateLimiter, rate_limit_key

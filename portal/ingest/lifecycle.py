@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from portal.ingest.periods import Adjustment, bounded_until, is_short, period_end
 from portal.ingest.validate import ValidRow
 from portal.ingest.workdays import WorkCalendar
-from portal.periods import Adjustment, bounded_until, is_short, period_end
 from portal.public.catalogue import ListSpec, Span
 from portal.public.dates import add_months
 from portal.public.records import PublicStatus, WithdrawalReason

@@ -105,11 +105,11 @@ def _parse_rules(raw: dict[str, Any]) -> dict[str, Any]:
         if key in ("list_code", "subject_type"):
             continue
         if key == "scrub_free_text":
-            # Older policy files had this switch. Scrubbing is the privacy invariant (portal/scrub.py): it
+            # Older policy files had this switch. Scrubbing is the privacy invariant (portal/ingest/scrub.py): it
             # cannot be turned off per list, so only ``true`` is accepted.
             if value is not True:
                 raise ValueError("masking policy: scrub_free_text cannot be turned off (identifiers in text "
-                                 "are always masked, portal/scrub.py)")
+                                 "are always masked, portal/ingest/scrub.py)")
             continue
         if key not in MaskingRules.__dataclass_fields__:
             raise ValueError(f"masking policy: unknown rule {key!r}")

@@ -3,13 +3,14 @@
 Why not plain NFKC: it would also turn Chinese punctuation (，。：（）) into ASCII and change how facts read.
 Free text keeps its Chinese punctuation; only full-width letters, digits and spaces become half-width, and
 control characters (NUL, BEL, ESC …, often pasted from old systems) are removed. Identifier fields get
-full NFKC in ``portal.ingest.identifiers``.
+full NFKC (``portal.public.codes.normalise_code``).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from portal.public.codes import normalise_code
 
 # Full-width ASCII letters/digits (U+FF10–FF19, FF21–FF3A, FF41–FF5A) and the ideographic space.
 _WIDTH_TABLE: dict[int, int | str | None] = {
@@ -53,6 +54,5 @@ def clean_text(value: str | None) -> str | None:
     return text or None
 
 
-def nfkc_compact(value: str) -> str:
-    """Identifier form: NFKC, no whitespace at all, upper case."""
-    return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+# The identifier form (NFKC, no whitespace, upper case) has one definition, shared with the API.
+nfkc_compact = normalise_code

@@ -26,11 +26,13 @@ from typing import Any
 
 import orjson
 
-from portal.exclusions import apply_exclusions
-from portal.identity import MATCH_LABELS
 from portal.ingest.actions import Override
+from portal.ingest.exclusions import apply_exclusions
+from portal.ingest.identity import MATCH_LABELS
+from portal.ingest.ingest_memo import MEMO_FILE, MemoWriter
 from portal.ingest.lifecycle import CONFLICT, OBJECTION_WITHHELD, TOMBSTONE_REASON, WITHHELD_REASONS
 from portal.ingest.masking import MaskingPolicy, load_policy
+from portal.ingest.timeliness import LATE_FILE, apply_timeliness, write_report
 from portal.ingest.workdays import WorkCalendar
 from portal.ingest.worker import (
     Batch,
@@ -47,13 +49,13 @@ from portal.ingest.worker import (
     process_source,
     read_batches,
 )
-from portal.ingest_memo import MEMO_FILE, MemoWriter
+from portal.public import faults
 from portal.public import snapshot as snap
 from portal.public.catalogue import Catalogue, load_catalogue
 from portal.public.digest import load_key
+from portal.public.measures import load_measures
 from portal.public.records import PublicStatus, WithdrawalReason
 from portal.settings import HOLIDAYS_FILE, INGEST_BATCH_ROWS, INGEST_MAX_WORKERS, INGEST_QUEUE_BATCHES
-from portal.timeliness import LATE_FILE, apply_timeliness, write_report
 
 MAX_CONFLICTS_LISTED = 1_000  # manifest lists this many conflicts; the count is always complete
 MAX_ADJUSTMENTS_LISTED = 1_000  # manifest lists this many clamped periods; the counts are always complete
@@ -74,7 +76,7 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                key: bytes | None = None, progress: ProgressFn | None = None,
                overrides: dict[str, Override] | None = None, set_latest: bool = True,
                workers: int | None = None, holidays_file: Path = HOLIDAYS_FILE,
-               memo: bool = True) -> IngestResult:
+               memo: bool = True, measures: dict[str, Any] | None = None) -> IngestResult:
     """Import ``sources`` as of ``as_of`` into a new snapshot version under ``snapshots_root``.
 
     ``overrides`` are operator actions (objections, repairs) applied over the rows; with ``set_latest``
@@ -83,7 +85,9 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
     (default: one per core, at most one per source). ``holidays_file`` adds holiday arrangements the
     calendar package does not know yet (default ``portal/data/holidays.toml``).
     With ``memo`` rows unchanged since the last import
-    are taken from the ingest memo instead of being validated again (``portal.ingest_memo``).
+    are taken from the ingest memo instead of being validated again (``portal.ingest.ingest_memo``).
+    ``measures`` (public form, default: the file named by ``PORTAL_MEASURES``) is copied into the
+    snapshot with the catalogue.
     """
     ctx = WorkContext(catalogue=catalogue or load_catalogue(), policy=policy or load_policy(),
                       key=key if key is not None else load_key(), as_of=as_of,
@@ -105,6 +109,7 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                     builder.add_batch(message)
                     if memo_writer is not None:
                         memo_writer.add(message.memo_hits, message.memo_new)
+                    faults.reached("ingest")
                     if progress:
                         progress(display_name(sources[message.source_index].spec), message.rows_read)
                 else:
@@ -115,7 +120,8 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
             calendar = WorkCalendar.load(holidays_file)
             apply_timeliness(builder.db, ctx.catalogue, as_of, previous, calendar)
             builder.fallback_years.update(calendar.fallback_years)
-            manifest = builder.write_files(ctx.catalogue, ctx.policy, previous)
+            manifest = builder.write_files(ctx.catalogue, ctx.policy, previous,
+                                           measures if measures is not None else load_measures())
             builder.close()
             memo_stats = memo_writer.commit() if memo_writer is not None else None
         version_dir = snap.commit_version(snapshots_root, staging_dir, manifest, set_latest=set_latest)
@@ -297,7 +303,7 @@ class _SnapshotBuilder:
         for entry in snap.iter_entries(previous):
             del entry["source"]
             rows.append((entry["id"], content_hash(orjson.dumps(entry)), 1,
-                         orjson.dumps(_tombstone_from_entry(entry))))
+                         orjson.dumps(snap.tombstone_from_entry(entry))))
             if len(rows) >= INGEST_BATCH_ROWS:
                 self.db.executemany(insert, rows)
                 rows.clear()
@@ -312,7 +318,8 @@ class _SnapshotBuilder:
 
     # --- output -------------------------------------------------------------------------------------
 
-    def write_files(self, catalogue: Catalogue, policy: MaskingPolicy, previous: Path | None) -> dict[str, Any]:
+    def write_files(self, catalogue: Catalogue, policy: MaskingPolicy, previous: Path | None,
+                    measures: dict[str, Any]) -> snap.Manifest:
         sources = []
         for index in sorted(self.reports):
             report = dict(self.reports[index])
@@ -344,17 +351,14 @@ class _SnapshotBuilder:
         changes = snap.HashingWriter(self.out_dir / snap.CHANGES)
         change_counts = self._write_changes(changes)
 
-        catalogue_public = catalogue.to_public()
-        (self.out_dir / snap.CATALOGUE).write_bytes(orjson.dumps(catalogue_public, option=orjson.OPT_INDENT_2))
-        files = {
+        files: dict[str, snap.FileInfo] = {
             snap.ENTRIES: entries.close(), snap.WITHDRAWN: tombstones.close(), snap.CHANGES: changes.close(),
             snap.REJECTS: rejects.close(),
-            snap.CATALOGUE: {"sha256": snap.file_sha256(self.out_dir / snap.CATALOGUE),
-                             "rows": len(catalogue_public["lists"]),
-                             "bytes": (self.out_dir / snap.CATALOGUE).stat().st_size},
+            snap.CATALOGUE: snap.write_catalogue(self.out_dir, catalogue.to_public()),
+            snap.MEASURES: snap.write_measures(self.out_dir, measures),
         }
         published = status_counts[PublicStatus.PUBLISHED.value] + status_counts[PublicStatus.OBJECTION.value]
-        counts = {
+        counts: dict[str, Any] = {
             "rows_read": self.rows_read,
             "published": published,
             "under_notice": status_counts[PublicStatus.UNDER_NOTICE.value],
@@ -375,18 +379,13 @@ class _SnapshotBuilder:
                          "SELECT red_id, black_id, list_code, by_list, by_kind, matched_by FROM conflicts "
                          "ORDER BY red_id LIMIT ?", (MAX_CONFLICTS_LISTED,))]
         files[LATE_FILE], timeliness = write_report(self.db, self.out_dir, catalogue)
-        return {
-            "format": 1, "version": "", "previous": previous.name if previous else None,
-            "created_at": snap.now_shanghai().isoformat(), "data_as_of": self.as_of.isoformat(),
-            "policy_version": policy.version, "catalogue_version": catalogue.version,
-            "sources": sources, "counts": counts,
-            "conflicts_total": withheld_counts.get(CONFLICT, 0), "conflicts": conflicts,
-            "period_adjustments": self._adjustments(),
-            "timeliness": timeliness,
-            "unknown_columns": self.unknown_columns,
-            "calendar_fallback_years": sorted(self.fallback_years),
-            "changes": change_counts, "files": files,
-        }
+        return snap.new_manifest(
+            previous=previous, data_as_of=self.as_of, policy_version=policy.version,
+            catalogue_version=catalogue.version, measures_version=measures.get("version"),
+            sources=sources, counts=counts, conflicts_total=withheld_counts.get(CONFLICT, 0), conflicts=conflicts,
+            period_adjustments=self._adjustments(), timeliness=timeliness,
+            unknown_columns=self.unknown_columns, calendar_fallback_years=self.fallback_years,
+            changes=change_counts, files=files)
 
     def _adjustments(self) -> dict[str, Any]:
         """File-given periods clamped to their list's bounds, per row (rows that were published or staged)."""
@@ -399,7 +398,7 @@ class _SnapshotBuilder:
                       "ORDER BY a.source, a.row LIMIT ?", (MAX_ADJUSTMENTS_LISTED,))]
         return {"total": sum(by_kind.values()), "by_kind": by_kind, "listed": listed}
 
-    def _tombstones(self):  # type: ignore[no-untyped-def]
+    def _tombstones(self) -> Iterator[dict[str, Any]]:
         withdrawal_reasons = tuple(TOMBSTONE_REASON)
         marks = ",".join("?" * (len(withdrawal_reasons) + 1))
         # Withdrawn now: by an explicit withdrawal reason, or public before and withheld now for any reason.
@@ -412,8 +411,8 @@ class _SnapshotBuilder:
                 if previous_tomb and orjson.loads(previous_tomb)["reason"] == WithdrawalReason.SUSPENDED.value:
                     yield orjson.loads(previous_tomb)
                 else:
-                    yield _tombstone_from_entry(orjson.loads(body), WithdrawalReason.SUSPENDED.value,
-                                                withdrawn_on or self.as_of.isoformat())
+                    yield snap.tombstone_from_entry(orjson.loads(body), WithdrawalReason.SUSPENDED.value,
+                                                    withdrawn_on or self.as_of.isoformat())
                 continue
             previous_notice = orjson.loads(previous_tomb) if previous_tomb else None
             if withheld not in TOMBSTONE_REASON and not was_public and (
@@ -422,7 +421,7 @@ class _SnapshotBuilder:
                 continue
             entry = orjson.loads(body)
             reason = TOMBSTONE_REASON.get(withheld, WithdrawalReason.REMOVED)
-            yield _tombstone_from_entry(entry, reason.value, withdrawn_on or self.as_of.isoformat())
+            yield snap.tombstone_from_entry(entry, reason.value, withdrawn_on or self.as_of.isoformat())
         # Gone from the sources altogether: tombstones from the previous snapshot, carried or newly made.
         for tomb_blob, was_public in self.db.execute("""
                 SELECT p.tomb, p.public FROM previous p LEFT JOIN staged s ON s.id = p.id
@@ -458,13 +457,6 @@ class _SnapshotBuilder:
     def close(self) -> None:
         self.db.execute("COMMIT")
         self.db.close()
-
-
-def _tombstone_from_entry(entry: dict[str, Any], reason: str = WithdrawalReason.REMOVED.value,
-                          withdrawn_on: str = "") -> dict[str, Any]:
-    return {"id": entry["id"], "list_code": entry["list_code"], "list_name": entry["list_name"],
-            "list_kind": entry["list_kind"], "is_person": entry["is_person"], "withdrawn_on": withdrawn_on,
-            "reason": reason}
 
 
 __all__ = ["IngestError", "IngestResult", "SourceSpec", "run_ingest"]

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from portal.identity import subject_keys
 from portal.ingest.identifiers import (
     RESIDENT_ID,
     IdentifierError,
@@ -20,6 +19,7 @@ from portal.ingest.identifiers import (
     normalise_reg_no,
     normalise_uscc,
 )
+from portal.ingest.identity import subject_keys
 from portal.ingest.masking import (
     MaskingPolicy,
     mask_address,
@@ -29,11 +29,11 @@ from portal.ingest.masking import (
     mask_phone,
 )
 from portal.ingest.normalize import clean_line, clean_text
+from portal.ingest.scrub import scrub_row
 from portal.public.catalogue import Catalogue, ListSpec
 from portal.public.dates import DateError, is_open_ended, parse_date
 from portal.public.digest import Digester
 from portal.public.records import ListKind, SubjectType
-from portal.scrub import scrub_row
 from portal.settings import (
     EARLIEST_DECISION_DATE_YEAR,
     MAX_DETAIL_LENGTH,
@@ -82,7 +82,7 @@ CORE_KEYS = frozenset({
 })
 # Detail columns that may hold identifiers: masked like ID numbers of other documents.
 MASKED_DETAIL_KEYS = frozenset({"org_code", "tax_no", "institution_no", "social_org_no"})
-# Columns portal.scrub leaves alone: identifiers with a masking rule of their own, and columns whose text is
+# Columns portal.ingest.scrub leaves alone: identifiers with a masking rule of their own, and columns whose text is
 # never published (dates are parsed; types, lists, statuses and reasons are published from a closed
 # vocabulary, and an unknown value rejects the row without quoting it). Every other value is scrubbed.
 UNSCRUBBED_KEYS = frozenset({"uscc", "reg_no", "id_number", "legal_rep_id_number", "phone", "bank_account",
@@ -111,7 +111,7 @@ class ValidRow:
     status: str | None  # status from the file, normalised
     removal_date: date | None
     removal_reason: str | None
-    subject_key: str | None  # identity keys across lists (portal.identity), JSON; None for decisions
+    subject_key: str | None  # identity keys across lists (portal.ingest.identity), JSON; None for decisions
     objection_since: date | None = None  # date of the operator's objection action (portal.ingest.actions)
 
 

@@ -4,7 +4,7 @@
 version). The arrangement for a new year is published each November/December; until the library catches up,
 an operator adds it to ``portal/data/holidays.toml``. For a year known to neither, no weekend and no day that
 any arrangement consistent with 《全国年节及纪念日放假办法》 could make a day off is a working day
-(``portal.holidays``): periods err long, never short. Such years are reported (import summary and manifest,
+(``portal.ingest.holidays``): periods err long, never short. Such years are reported (import summary and manifest,
 ``calendar_fallback_years``) and every period is recomputed at the next import, once the year is known.
 In every year the statutory holidays themselves are never working days, whatever ``holidays.toml`` says.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import chinese_calendar
 
-from portal.holidays import possible_days_off, statutory_holidays
+from portal.ingest.holidays import possible_days_off, statutory_holidays
 from portal.public.dates import parse_date
 from portal.settings import HOLIDAYS_FILE
 

@@ -1,13 +1,17 @@
 """The reading side of ingest: one source → validated, masked, lifecycle-evaluated rows, in batches.
 
-Runs in worker processes (one source at a time) so that two cores validate in parallel; the parent keeps
-the staging database. Everything a worker sends back is already public (masked) except nothing: raw
-values never leave this function.
+One reader thread in the parent (``read_batches``, driven by ``portal.ingest.pipeline``) reads the sources
+one after another and cuts their rows into ``RawBatch``es; N validator processes (``BatchValidator``) turn
+each batch into masked staged rows and rejects; the parent keeps the staging database. So one large file
+is validated on every core. Raw values travel only from the reader to a validator, inside ingest;
+everything a validator sends back is public (masked). With one worker, ``process_source`` does both in
+this process.
 """
 
 from __future__ import annotations
 
 import hashlib
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,16 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from portal.ingest.actions import Override
 from portal.ingest.headers import HeaderMapping, map_headers, require_columns
 from portal.ingest.importers import SourceError, open_source
 from portal.ingest.importers.sql_reader import safe_url
+from portal.ingest.ingest_memo import MemoReader, memo_key_base, pack, unpack
 from portal.ingest.lifecycle import evaluate
 from portal.ingest.masking import MaskingPolicy
 from portal.ingest.validate import Problem, RowValidator, ValidRow
 from portal.ingest.workdays import WorkCalendar
-from portal.ingest_memo import MemoReader, memo_key_base, pack, unpack
 from portal.public.catalogue import Catalogue
 from portal.public.digest import Digester
 from portal.settings import HOLIDAYS_FILE, INGEST_BATCH_ROWS
@@ -33,7 +39,7 @@ from portal.settings import HOLIDAYS_FILE, INGEST_BATCH_ROWS
 StagedRow = tuple[str, str, str, str | None, str, str | None, str | None, str | None, str, int, int, bytes]
 # One reject line: (source index, row, field, reason_zh, reason_en).
 RejectLine = tuple[int, int, str, str, str]
-# One clamped period: (source index, row, entry id, list code, kind, given, applied) — see portal.periods.
+# One clamped period: (source index, row, entry id, list code, kind, given, applied) — see portal.ingest.periods.
 AdjustmentLine = tuple[int, int, str, str, str, str, str]
 
 
@@ -66,7 +72,7 @@ class WorkContext:
     imported_at: str
     overrides: dict[str, Override]
     holidays_file: Path = HOLIDAYS_FILE
-    memo_path: Path | None = None  # the ingest memo (portal.ingest_memo); None: validate every row
+    memo_path: Path | None = None  # the ingest memo (portal.ingest.ingest_memo); None: validate every row
 
 
 @dataclass
@@ -108,8 +114,6 @@ def internal_error(exc: BaseException) -> IngestError:
     """A bug met while handling rows, as an IngestError that names only the exception type and where it
     happened: the exception's own text may quote a raw cell (an ID number), and this message reaches the
     terminal and the audit log."""
-    import traceback
-
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
     name = type(exc).__name__
@@ -120,9 +124,6 @@ def display_name(spec: str) -> str:
     """A source as it may appear in messages, logs and the audit: database URLs lose their password."""
     if "://" not in spec:
         return spec
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         return safe_url(make_url(spec))
     except ArgumentError:

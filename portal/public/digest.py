@@ -12,8 +12,7 @@ import hmac
 import os
 import warnings
 
-from portal.ingest.identifiers import RIC15_RE, upgrade_ric15
-from portal.ingest.normalize import nfkc_compact
+from portal.public.codes import RIC15_RE, normalise_code, upgrade_ric15
 from portal.settings import DEV_HMAC_KEY, HMAC_KEY_ENV, MIN_PRODUCTION_KEY_LENGTH, PORTAL_ENV_ENV
 
 DIGEST_HEX_CHARS = 32  # 128 bits: collisions are out of reach, and a million rows stay small
@@ -52,7 +51,7 @@ class Digester:
 
 def normalise_for_digest(number: str) -> str:
     """The form every digest is computed on: NFKC, no spaces, upper case, 15-digit IDs upgraded to 18."""
-    compact = nfkc_compact(number)
+    compact = normalise_code(number)
     if RIC15_RE.match(compact):
         compact = upgrade_ric15(compact)
     return compact

@@ -38,18 +38,20 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from portal.ingest.actions import load_overrides
+from portal.ingest.pipeline import IngestError, SourceSpec, run_ingest
+from portal.ingest.worker import display_name
 from portal.public import snapshot as snap
 from portal.public.durable import fsync_path, write_durably
 from portal.release.audit import AuditLog
 from portal.settings import SHANGHAI, SNAPSHOTS_KEPT
-
-if TYPE_CHECKING:
-    from portal.ingest.pipeline import SourceSpec
+from portal.site.build import ROOT, build_site
+from portal.site.store import MANAGED_DIRS
+from search_api.indexer import build_index
 
 RELEASE_FILE = "release.json"
 SITE_DIR = "site"
@@ -128,8 +130,6 @@ def default_site_builder(snapshot_dir: Path, out_dir: Path, slot: Path) -> None:
     Pelican's output clean-up keeps them: they are in ``OUTPUT_RETENTION``). The plugin rewrites only the
     slot's pages whose inputs differ from what the slot's page-store index says the slot holds.
     """
-    from portal.site.build import ROOT, build_site
-
     out_dir.mkdir(parents=True, exist_ok=True)
     link_entry_slot(out_dir, slot)
     settings_file = Path(os.environ.get(SITE_SETTINGS_ENV, ROOT / "pelicanconf.py"))
@@ -147,8 +147,6 @@ def default_site_builder(snapshot_dir: Path, out_dir: Path, slot: Path) -> None:
 
 def link_entry_slot(site_dir: Path, slot: Path) -> None:
     """Point ``site_dir/entries`` and ``site_dir/lists`` at the slot's directories (relative, atomic)."""
-    from portal.site.store import MANAGED_DIRS
-
     for name in MANAGED_DIRS:
         (slot / name).mkdir(parents=True, exist_ok=True)
         tmp = site_dir / f".{name}-{os.getpid()}.link"
@@ -186,8 +184,6 @@ def slot_for_next_release(layout: Layout, live: Path | None) -> Path:
 
 
 def default_index_builder(snapshot_dir: Path, index_path: Path) -> None:
-    from search_api.indexer import build_index
-
     # The tokens of the last build, beside the snapshots (private working data): a nightly index build
     # tokenizes only the entries whose text changed.
     build_index(snapshot_dir, index_path, token_memo=snapshot_dir.parent / INDEX_TOKEN_MEMO)
@@ -231,10 +227,6 @@ def _publish_lock(layout: Layout) -> Iterator[None]:
 def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: date, trigger: str,
                     key: bytes | None, site_builder: SiteBuilder, index_builder: IndexBuilder,
                     progress: Callable[[str], None] | None) -> dict[str, Any]:
-    # Imported here: the ingest's readers (spreadsheets, SQL drivers) are not needed by rollback or serve.
-    from portal.ingest.pipeline import run_ingest
-    from portal.ingest.worker import display_name
-
     started = time.monotonic()
     record: dict[str, Any] = {"trigger": trigger, "as_of": as_of.isoformat(),
                               "sources": [display_name(s.spec) for s in sources], "outcome": "failed"}
@@ -363,8 +355,6 @@ def _say(progress: Callable[[str], None] | None, step: str) -> None:
 
 
 def _explain(exc: BaseException) -> tuple[str, str]:
-    from portal.ingest.pipeline import IngestError
-
     if isinstance(exc, IngestError):
         return exc.zh, exc.en
     detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from portal.periods import calendar_period_end
+from portal.ingest.periods import calendar_period_end
 from portal.public.catalogue import ListSpec, Span
 from portal.public.records import ListKind
 from portal.sample.draw import between, pick
@@ -91,7 +91,7 @@ def _period_days(period: Span) -> tuple[int, int]:
 
 
 def add_period(start: date, period: Span) -> date:
-    """Last public day of a period starting on ``start`` (the ingest's own rule, portal.periods)."""
+    """Last public day of a period starting on ``start`` (the ingest's own rule, portal.ingest.periods)."""
     return calendar_period_end(start, period)
 
 
@@ -132,8 +132,8 @@ def plan_dates(rng: random.Random, state: str, spec: ListSpec, period: Span | No
             return Dates(date.fromordinal(decision), publish_until=date.fromordinal(until),
                          status=pick(rng.random, ("", STATUS_PUBLISHED)))
         decision = _weekday_before(today - between(rng.random, MARGIN_DAYS + 20, 2000))
-        until = date.fromordinal(today + between(rng.random, 30, 900)) if with_until and rng.random() < 0.4 else None
-        return _withdrawals(rng, state, Dates(date.fromordinal(decision), publish_until=until), today, notice_max)
+        until_day = date.fromordinal(today + between(rng.random, 30, 900)) if with_until and rng.random() < 0.4 else None
+        return _withdrawals(rng, state, Dates(date.fromordinal(decision), publish_until=until_day), today, notice_max)
 
     shortest, longest = _period_days(period)
     if state == EXPIRED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import date
+from typing import Any, cast
 
 from portal.public.catalogue import Catalogue, ListSpec
 from portal.sample import texts
@@ -188,7 +189,8 @@ class RowBuilder:
             value = row.get(key)
             if isinstance(value, date):
                 row[key] = fmt_date(value)
-        return list(map(row.get, self.keys, self.blanks)), state  # a None key (unused column) gives ""
+        # a None key (unused column) gives ""; cast: mypy cannot pick dict.get's overload for map()
+        return list(map(cast(Callable[[Any, str], Any], row.get), self.keys, self.blanks)), state
 
     def _values(self, index: int, list_spec: ListSpec, subject: Subject, state: str) -> dict[str, object]:
         rng, spec, random_ = self.rng, self.spec, self.random

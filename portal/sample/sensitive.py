@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -68,7 +68,7 @@ def _xlsx_rows(path: Path) -> Iterator[list[object]]:
         workbook.close()
 
 
-def _values_of(rows: Iterable[list[object]]) -> Iterator[str]:
+def _values_of(rows: Iterable[Sequence[object]]) -> Iterator[str]:
     columns: list[int] | None = None
     for scanned, row in enumerate(rows):
         if columns is None:
@@ -98,7 +98,7 @@ def sensitive_values(paths: Iterable[Path]) -> set[str]:
     for path in paths:
         suffix = Path(path).suffix.lower()
         if suffix == ".csv":
-            rows: Iterable[list[object]] = _csv_rows(Path(path))
+            rows: Iterable[Sequence[object]] = _csv_rows(Path(path))
         elif suffix == ".xlsx":
             rows = _xlsx_rows(Path(path))
         else:

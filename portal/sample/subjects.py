@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,7 +22,7 @@ from portal.sample.identifiers import (
     make_ric15,
     make_uscc,
 )
-from portal.sample.pools import DAZHOU_CITY, Pair, Pools
+from portal.sample.pools import DAZHOU_CITY, Pools
 
 ORG = "org"
 INDIVIDUAL_BUSINESS = "individual_business"
@@ -91,7 +92,7 @@ class SubjectFactory:
     def make_legal_reps(self, count: int) -> list[tuple[str, str, str]]:
         return [self.legal_rep() for _ in range(count)]
 
-    def _pick(self, seq: tuple[Pair, ...] | tuple[str, ...]) -> Any:
+    def _pick(self, seq: Sequence[Any]) -> Any:
         return seq[int(self.random() * len(seq))]
 
     # --- persons --------------------------------------------------------------------------------------

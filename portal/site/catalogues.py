@@ -1,8 +1,8 @@
-"""The measures catalogue (portal/data/measures.toml) and the forms register (content/forms/forms.toml).
+"""The measures of a snapshot (its measures.json, from portal/data/measures.toml) and the forms register
+(content/forms/forms.toml), as small frozen records for the templates.
 
-Both are data files other people maintain; the loaders read them into small frozen records and fail with
-the file and the offending item named, because a build that silently drops a measure or a form would
-publish a wrong page.
+Both come from data files other people maintain; the loaders fail with the file and the offending item
+named, because a build that silently drops a measure or a form would publish a wrong page.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from portal.public.snapshot import file_sha256
+from portal.public import measures as public_measures
+from portal.public.measures import MEASURE_TYPES
+from portal.public.snapshot import MEASURES, file_sha256, read_measures
 
 FILE_TYPES = {".docx": "DOCX", ".doc": "DOC", ".pdf": "PDF", ".xlsx": "XLSX", ".xls": "XLS", ".wps": "WPS",
               ".odt": "ODT", ".zip": "ZIP"}
@@ -51,27 +54,25 @@ class FormFile:
     applies_to: str  # slug of the guide page or policy the form belongs to ("" for none)
 
 
-MEASURE_TYPES = {"incentive": "守信激励", "punishment": "失信惩戒"}
+def measures_from_public(public: dict[str, Any]) -> dict[str, list[Measure]]:
+    """Measures by list code from the public form (``portal.public.measures``)."""
+    return {code: [Measure(list_code=code, kind=MEASURE_TYPES[item["type"]], content=item["text"],
+                           mandatory=bool(item["mandatory"]), basis=item["basis"], department=item["department"])
+                   for item in items]
+            for code, items in public.get("measures", {}).items()}
 
 
 def load_measures(path: Path) -> dict[str, list[Measure]]:
     """Measures by list code from ``[[measures.<CODE>]]`` tables. A missing file gives no measures."""
-    if not path.exists():
-        return {}
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    by_list: dict[str, list[Measure]] = {}
-    for code, items in raw.get("measures", {}).items():
-        measures = []
-        for item in items:
-            if not item.get("text") or item.get("type") not in MEASURE_TYPES:
-                raise ValueError(f"{path}: measure of {code} needs text and type incentive|punishment: {item}")
-            measures.append(Measure(
-                list_code=code, kind=MEASURE_TYPES[item["type"]], content=item["text"],
-                mandatory=bool(item.get("mandatory", False)), basis=str(item.get("basis", "")),
-                department=str(item.get("department", ""))))
-        by_list[code] = measures
-    return by_list
+    return measures_from_public(public_measures.load_measures(path))
+
+
+def snapshot_measures(version_dir: Path, fallback: Path) -> dict[str, list[Measure]]:
+    """The measures the snapshot carries, so that pages show those of their own version (and a rollback
+    rolls them back); a snapshot written before measures.json existed falls back to the file."""
+    if (version_dir / MEASURES).exists():
+        return measures_from_public(read_measures(version_dir))
+    return load_measures(fallback)
 
 
 def load_forms(path: Path, url_prefix: str = "forms/") -> list[FormFile]:

@@ -166,12 +166,14 @@ def demo_changes(entries: list[dict[str, Any]], tombstones: list[dict[str, Any]]
     return changes
 
 
-def write_demo_snapshot(root: Path, entries: list[dict[str, Any]] | None = None) -> Path:
-    """Write the demo snapshot under ``root`` (``root/latest`` points at it); returns the version dir."""
+def write_demo_snapshot(root: Path, entries: list[dict[str, Any]] | None = None,
+                        measures: dict[str, Any] | None = None) -> Path:
+    """Write the demo snapshot under ``root`` (``root/latest`` points at it); returns the version dir.
+    ``measures`` (public form) defaults to the measures catalogue in use (``PORTAL_MEASURES``)."""
     entries = demo_entries() if entries is None else entries
     tombstones = demo_tombstones()
     return write_snapshot(root, entries, tombstones, data_as_of=DATA_AS_OF,
-                          changes=demo_changes(entries, tombstones))
+                          changes=demo_changes(entries, tombstones), measures=measures)
 
 
 if __name__ == "__main__":

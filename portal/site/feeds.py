@@ -10,9 +10,9 @@ from xml.sax.saxutils import escape as xml_escape
 
 from feedgenerator import Atom1Feed
 
+from portal.public.states import SUSPENDED
 from portal.settings import SHANGHAI
 from portal.site.formatting import to_date, zh_date
-from portal.states import SUSPENDED
 
 CHANGE_TITLES = {"added": "新增", "updated": "更新", "withdrawn": "停止公示"}
 

@@ -9,9 +9,9 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from portal.public.dates import format_zh
+from portal.public.states import SUSPENDED, SUSPENDED_TEXT, WITHDRAWN
 from portal.settings import SHANGHAI
 from portal.site.terms import detail_items, terms_for
-from portal.states import SUSPENDED, SUSPENDED_TEXT, WITHDRAWN
 
 # Red and black are never told apart by colour alone: every kind has a text label and an icon.
 KIND_LABELS: dict[str, str] = {"red": "红名单", "black": "黑名单", "watch": "重点关注名单", "decision": "双公示"}

@@ -24,8 +24,9 @@ from typing import Any, BinaryIO
 import orjson
 from pelican.generators import Generator
 
+from portal.public import faults
 from portal.site import charts, forked, pagefind
-from portal.site.catalogues import Measure, forms_by_page, load_forms, load_measures
+from portal.site.catalogues import Measure, forms_by_page, load_forms, snapshot_measures
 from portal.site.downloads import BackgroundCalls, ListDownload, csv_rows, json_records
 from portal.site.feeds import list_changes_feed, notices_feed, robots_txt, sitemap_url, write_sitemap
 from portal.site.formatting import KIND_DESCRIPTIONS, KIND_ORDER, split_issuers
@@ -70,7 +71,7 @@ class PortalGenerator(Generator):
 
     def generate_context(self) -> None:
         self.snapshot = load_snapshot(Path(self.settings["PORTAL_SNAPSHOT"]))
-        self.measures = load_measures(Path(self.settings["PORTAL_MEASURES"]))
+        self.measures = snapshot_measures(self.snapshot.path, Path(self.settings["PORTAL_MEASURES"]))
         self.forms = load_forms(Path(self.settings["PORTAL_FORMS"]))
         lists_by_kind = {kind: [lv for lv in self.snapshot.lists.values() if lv.kind == kind]
                          for kind in KIND_ORDER}
@@ -108,6 +109,7 @@ class PortalGenerator(Generator):
         # in the background while the snapshot pages are written (portal/site/pagefind.py).
         feed_articles = _sections(articles, *FEED_SECTIONS)
         self._write_sections(writer, articles)
+        faults.reached("site")
         pagefind.start(output, self.settings)
         try:
             self._write_generated(writer, output, articles, feed_articles)

@@ -18,7 +18,15 @@ from typing import Any
 
 import orjson
 
-from portal.public.snapshot import CATALOGUE, CHANGES, ENTRIES, MANIFEST, WITHDRAWN, iter_jsonl
+from portal.public.snapshot import (
+    CHANGES,
+    ENTRIES,
+    MANIFEST,
+    WITHDRAWN,
+    iter_jsonl,
+    read_catalogue,
+    read_manifest,
+)
 
 # Fields never shown or offered for download: keyed digests exist for exact lookup in the API only, and
 # the provenance file name may be an internal path or database URL.
@@ -163,9 +171,8 @@ def load_snapshot(path: Path) -> SnapshotView:
         raise FileNotFoundError(
             f"no public snapshot at {path} (manifest.json missing): run `portal ingest` first or set "
             "PORTAL_SNAPSHOT to a snapshot directory")
-    manifest = orjson.loads((version_dir / MANIFEST).read_bytes())
-    catalogue = orjson.loads((version_dir / CATALOGUE).read_bytes())
-    lists = {spec["code"]: _list_view(spec) for spec in catalogue["lists"]}
+    manifest = read_manifest(version_dir)
+    lists = {spec["code"]: _list_view(spec) for spec in read_catalogue(version_dir)}
     view = SnapshotView(path=version_dir, manifest=manifest, lists=lists,
                         changes=list(iter_jsonl(version_dir / CHANGES)))
     changed_ids = {c["id"] for c in view.changes}

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portal.public import faults
 from portal.public.durable import fsync_path, write_durably
 
 INDEX_FILE = "pages.sqlite3"
@@ -106,6 +107,10 @@ def link_new_file(path: str, source: str) -> None:
         os.unlink(tmp)
         os.link(source, tmp)
     os.replace(tmp, path)
+    # rename(2) does nothing when both names are already links to one file (a page that a killed build had
+    # linked from the same sibling): the spare name would stay in the page directory for good.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
 
 
 class _BackgroundWriter:
@@ -480,6 +485,7 @@ class PageStore:
 
     def finish(self) -> StoreStats:
         """Delete every managed file this build did not produce, then save the index and a report."""
+        faults.reached("slot")
         self._writer.close()
         if self._worker is not None:
             self._worker.close()  # every page is written before the sweep and the directory mtimes

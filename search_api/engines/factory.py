@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from search_api.engines.base import Engine, EngineBusy
+from search_api.engines.meilisearch import MeiliEngine
+from search_api.engines.sqlite import SqliteEngine
 from search_api.settings import Settings
 
 Result = TypeVar("Result")
@@ -27,15 +29,16 @@ class EngineExecutor:
     longer than ``queue_seconds`` for its turn is refused without running (503 busy with Retry-After).
     """
 
-    def __init__(self, slots: int, queue_seconds: float) -> None:
+    def __init__(self, slots: int, queue_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="engine")
         self._queue_seconds = queue_seconds
+        self._clock = clock  # seconds; injectable so that tests decide how long a call waited
 
     async def run(self, function: Callable[..., Result], /, *args: Any) -> Result:
-        submitted = time.monotonic()
+        submitted = self._clock()
 
         def when_its_turn_comes() -> Result:
-            if time.monotonic() - submitted > self._queue_seconds:
+            if self._clock() - submitted > self._queue_seconds:
                 raise EngineBusy()
             return function(*args)
 
@@ -51,13 +54,9 @@ def make_executor(settings: Settings) -> EngineExecutor:
 
 def make_engine(settings: Settings) -> Engine:
     if settings.engine == "meilisearch":
-        from search_api.engines.meilisearch import MeiliEngine
-
         if not settings.meili_url:
             raise ValueError("PORTAL_ENGINE=meilisearch needs MEILI_URL")
         return MeiliEngine(settings.meili_url, settings.meili_key.get_secret_value() if settings.meili_key else None,
                            index=settings.meili_index, timeout_ms=settings.query_timeout_ms)
-    from search_api.engines.sqlite import SqliteEngine
-
     return SqliteEngine(settings.index_path, timeout_ms=settings.query_timeout_ms,
                         mmap_bytes=settings.sqlite_mmap_bytes)

@@ -34,6 +34,7 @@ from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationErro
 from requests.exceptions import Timeout as RequestsTimeout
 
 from portal.public import snapshot
+from portal.public.codes import MASKED_ID_RE, USCC_RE, normalise_code
 from search_api.engines.base import (
     DIGEST_FIELDS,
     FACET_FIELDS,
@@ -47,9 +48,8 @@ from search_api.engines.base import (
     highlights_for,
     public_view,
 )
-from search_api.engines.sqlite import MASKED_ID_PATTERN, USCC_PATTERN, _expired_tombstone
 from search_api.settings import MAX_CHANGES_PER_PAGE, MAX_COUNT, MAX_PER_PAGE, MAX_RESULT_WINDOW
-from search_api.text import char_tokens, normalise_code, search_key
+from search_api.text import char_tokens, search_key
 
 # Documents per add_documents call while indexing.
 MEILI_BATCH_DOCS = 10_000
@@ -243,16 +243,15 @@ class MeiliEngine:
         failure the companions are dropped and the exception propagates."""
         started = time.perf_counter()
         snapshot_dir = Path(snapshot_dir)
-        manifest = snapshot.manifest(snapshot_dir)
-        if not (snapshot_dir / "entries.jsonl").exists():
-            raise FileNotFoundError(f"no entries.jsonl in {snapshot_dir}")
+        manifest = snapshot.read_manifest(snapshot_dir, missing_ok=True)
+        if not (snapshot_dir / snapshot.ENTRIES).exists():
+            raise FileNotFoundError(f"no {snapshot.ENTRIES} in {snapshot_dir}")
         try:
             # entries.jsonl is in (decision_date desc, id) order by contract: its line number is the rank.
-            entries = (_document(rank, e) for rank, e in
-                       enumerate(snapshot.iter_jsonl(snapshot_dir / "entries.jsonl"), 1))
+            entries = (_document(rank, e) for rank, e in enumerate(snapshot.iter_entries(snapshot_dir), 1))
             counts = {"entries": self._fill(self.names["entries"] + BUILD_SUFFIX, entries, SETTINGS)}
             counts["withdrawn"] = self._fill(self.names["withdrawn"] + BUILD_SUFFIX,
-                                             snapshot.iter_jsonl(snapshot_dir / "withdrawn.jsonl"),
+                                             snapshot.iter_tombstones(snapshot_dir),
                                              {"filterableAttributes": ["id"]})
             changes = ({**change, "id": f"c{seq}", "entry_id": change.get("id"), "seq": seq,
                         "at_n": _date_n(str(change.get("at", ""))[:10] or None, 0)}
@@ -263,8 +262,9 @@ class MeiliEngine:
             meta = {"id": "meta", "data_as_of": str(manifest.get("data_as_of", "")),
                     "version": str(manifest.get("version", snapshot_dir.resolve().name)),
                     "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "catalogue": snapshot.catalogue(snapshot_dir),
-                    "timeliness": snapshot.timeliness(manifest)}
+                    "catalogue": snapshot.read_catalogue(snapshot_dir),
+                    "measures": snapshot.read_measures(snapshot_dir),
+                    "timeliness": snapshot.timeliness_summary(manifest)}
             self._fill(self.names["meta"] + BUILD_SUFFIX, [meta], {})
         except BaseException:
             self._drop_builds()
@@ -330,8 +330,8 @@ class MeiliEngine:
         key = search_key(query.q)
         code = normalise_code(query.q) if query.q else ""
         phrase = ""
-        if code and (USCC_PATTERN.match(code) or MASKED_ID_PATTERN.match(code)):
-            field = "uscc" if USCC_PATTERN.match(code) else "id_number"
+        if code and (USCC_RE.match(code) or MASKED_ID_RE.match(code)):
+            field = "uscc" if USCC_RE.match(code) else "id_number"
             filters = [*filters, f"{field} = {_quote(code)}"]
             tiers = [self._tier("", filters, wanted)]
             key = ""
@@ -408,7 +408,7 @@ class MeiliEngine:
             entry = hits[0]["entry"]
             if entry.get("publish_until") is None or entry["publish_until"] >= today.isoformat():
                 return Found(entry=public_view(entry))
-            return Found(tombstone=_expired_tombstone(entry))
+            return Found(tombstone=snapshot.expired_tombstone(entry))
         gone = self._search("withdrawn", "", {"filter": f"id = {_quote(entry_id)}", "limit": 1})["hits"]
         return Found(tombstone=gone[0]) if gone else Found()
 

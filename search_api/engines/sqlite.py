@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -39,7 +38,8 @@ from typing import Any
 
 import orjson
 
-from portal.public import snapshot
+from portal.public import faults, snapshot
+from portal.public.codes import MASKED_ID_RE, USCC_RE, normalise_code
 from search_api.engines.base import (
     DIGEST_FIELDS,
     FACET_FIELDS,
@@ -55,7 +55,7 @@ from search_api.engines.base import (
     public_view,
 )
 from search_api.settings import MAX_COUNT
-from search_api.text import bigram_phrase_tokens, bigram_tokens, normalise_code, search_key
+from search_api.text import bigram_phrase_tokens, bigram_tokens, search_key
 
 SCHEMA_VERSION = "4"  # 4: column uscc holds reg_no when there is no USCC
 # SQLite virtual-machine steps between two checks of the query deadline (a check costs one Python call).
@@ -73,8 +73,6 @@ _FTS_MATCHES = "SELECT rowid FROM fts WHERE fts MATCH ? AND {rowids} ORDER BY ro
 # Most names read through the B-tree for the name-prefix tier; a prefix shared by more is read from FTS5.
 PREFIX_SCAN_LIMIT = 2_000
 
-USCC_PATTERN = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
-MASKED_ID_PATTERN = re.compile(r"^[0-9A-Z]{1,6}\*{2,}[0-9A-Z]{1,6}$")
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -191,6 +189,24 @@ def _fts_row(rowid: int, entry: dict[str, Any], name_key: str, tokens: _Tokens) 
     return rowid, bigram_phrase_tokens(name_key, final=True), other, tags
 
 
+def _insert_batched(conn: sqlite3.Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
+    """``executemany`` in batches of BUILD_BATCH_ROWS; returns the number of rows.
+
+    In batches, not one call over a generator and not one list: each bytes object from orjson.dumps holds a
+    ~4 KB allocation, so 375,885 tombstones of one list held in a list took 1.5 GB (the build's peak RSS).
+    """
+    count = 0
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        count += 1
+        if len(batch) >= BUILD_BATCH_ROWS:
+            conn.executemany(sql, batch)
+            batch.clear()
+    conn.executemany(sql, batch)
+    return count
+
+
 def _sorted_from_disk(entries_path: Path, work_dir: Path) -> Iterator[dict[str, Any]]:
     """Entries in (decision_date desc, id desc) order via an on-disk SQLite sort: flat memory at any size."""
     sort_path = work_dir / f".sort-{uuid.uuid4().hex}.sqlite3"
@@ -198,13 +214,8 @@ def _sorted_from_disk(entries_path: Path, work_dir: Path) -> Iterator[dict[str, 
     try:
         conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
                            "CREATE TABLE s(decision_date TEXT, id TEXT, line BLOB);")
-        batch: list[tuple[str, str, bytes]] = []
-        for entry in snapshot.iter_jsonl(entries_path):
-            batch.append((entry["decision_date"], entry["id"], orjson.dumps(entry)))
-            if len(batch) >= BUILD_BATCH_ROWS:
-                conn.executemany("INSERT INTO s VALUES (?,?,?)", batch)
-                batch.clear()
-        conn.executemany("INSERT INTO s VALUES (?,?,?)", batch)
+        _insert_batched(conn, "INSERT INTO s VALUES (?,?,?)", (
+            (entry["decision_date"], entry["id"], orjson.dumps(entry)) for entry in snapshot.iter_jsonl(entries_path)))
         for (line,) in conn.execute("SELECT line FROM s ORDER BY decision_date DESC, id DESC"):
             yield orjson.loads(line)
     finally:
@@ -354,10 +365,10 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path, *, token_memo: Path
     snapshot_dir = Path(snapshot_dir)
     index_path = Path(index_path)
     index_path.parent.mkdir(parents=True, exist_ok=True)
-    manifest = snapshot.manifest(snapshot_dir)
-    entries_path = snapshot_dir / "entries.jsonl"
+    manifest = snapshot.read_manifest(snapshot_dir, missing_ok=True)
+    entries_path = snapshot_dir / snapshot.ENTRIES
     if not entries_path.exists():
-        raise FileNotFoundError(f"no entries.jsonl in {snapshot_dir}")
+        raise FileNotFoundError(f"no {snapshot.ENTRIES} in {snapshot_dir}")
     _remove_dead_builds(index_path)
     temp_path = index_path.with_name(f".{index_path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -382,27 +393,12 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path, *, token_memo: Path
                 except _Unsorted:
                     conn.execute("ROLLBACK")
                     continue
-                withdrawn = 0
-                batch: list[tuple[str, bytes]] = []
-                for tombstone in snapshot.iter_jsonl(snapshot_dir / "withdrawn.jsonl"):
-                    batch.append((tombstone["id"], orjson.dumps(tombstone)))
-                    withdrawn += 1
-                    # In batches like everything else: each bytes object from orjson.dumps holds a ~4 KB
-                    # allocation, so 375,885 tombstones in one list took 1.5 GB (the build's peak RSS).
-                    if len(batch) >= BUILD_BATCH_ROWS:
-                        conn.executemany("INSERT OR REPLACE INTO withdrawn VALUES (?,?)", batch)
-                        batch.clear()
-                conn.executemany("INSERT OR REPLACE INTO withdrawn VALUES (?,?)", batch)
-                changes = 0
-                change_batch: list[tuple[str, bytes]] = []
-                for path in snapshot.change_files(snapshot_dir):
-                    for change in snapshot.iter_jsonl(path):
-                        change_batch.append((str(change.get("at", "")), orjson.dumps(change)))
-                        changes += 1
-                        if len(change_batch) >= BUILD_BATCH_ROWS:
-                            conn.executemany("INSERT INTO changes(at, doc) VALUES (?,?)", change_batch)
-                            change_batch.clear()
-                conn.executemany("INSERT INTO changes(at, doc) VALUES (?,?)", change_batch)
+                faults.reached("index")
+                withdrawn = _insert_batched(conn, "INSERT OR REPLACE INTO withdrawn VALUES (?,?)", (
+                    (tombstone["id"], orjson.dumps(tombstone)) for tombstone in snapshot.iter_tombstones(snapshot_dir)))
+                changes = _insert_batched(conn, "INSERT INTO changes(at, doc) VALUES (?,?)", (
+                    (str(change.get("at", "")), orjson.dumps(change))
+                    for path in snapshot.change_files(snapshot_dir) for change in snapshot.iter_jsonl(path)))
                 for statement in filter(str.strip, _INDEXES.split(";")):
                     conn.execute(statement)
                 conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
@@ -411,8 +407,9 @@ def build_sqlite_index(snapshot_dir: Path, index_path: Path, *, token_memo: Path
                     "data_as_of": str(manifest.get("data_as_of", "")),
                     "version": str(manifest.get("version", snapshot_dir.resolve().name)),
                     "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "catalogue": orjson.dumps(snapshot.catalogue(snapshot_dir)).decode(),
-                    "timeliness": orjson.dumps(snapshot.timeliness(manifest)).decode(),
+                    "catalogue": orjson.dumps(snapshot.read_catalogue(snapshot_dir)).decode(),
+                    "measures": orjson.dumps(snapshot.read_measures(snapshot_dir)).decode(),
+                    "timeliness": orjson.dumps(snapshot.timeliness_summary(manifest)).decode(),
                 }
                 conn.executemany("INSERT INTO meta VALUES (?,?)", list(meta.items()))
                 conn.execute("COMMIT")
@@ -568,6 +565,7 @@ class SqliteEngine:
         with self._query() as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         meta["catalogue"] = orjson.loads(meta.get("catalogue", "[]"))
+        meta["measures"] = orjson.loads(meta.get("measures", "{}"))  # absent in indexes built before 2026-12
         meta["timeliness"] = orjson.loads(meta.get("timeliness", "null"))
         self._meta_cache = (identity, meta)
         return meta
@@ -634,8 +632,8 @@ class SqliteEngine:
                 return empty
             filters = _Filters(query, *span)
             params: list[Any]
-            if code and (USCC_PATTERN.match(code) or MASKED_ID_PATTERN.match(code)):
-                column = "uscc" if USCC_PATTERN.match(code) else "id_number"
+            if code and (USCC_RE.match(code) or MASKED_ID_RE.match(code)):
+                column = "uscc" if USCC_RE.match(code) else "id_number"
                 matches = (f"SELECT e.rowid AS rowid FROM entries e JOIN attrs a ON a.rowid = e.rowid "
                            f"WHERE e.{column} = ? AND {filters.rowids('e.rowid')} AND {filters.attrs_sql} "
                            "ORDER BY e.rowid")
@@ -741,7 +739,7 @@ class SqliteEngine:
                 if entry.get("publish_until") is None or entry["publish_until"] >= today.isoformat():
                     return Found(entry=public_view(entry))
                 # Expired since the last rebuild: gone, exactly as the next snapshot will say.
-                return Found(tombstone=_expired_tombstone(entry))
+                return Found(tombstone=snapshot.expired_tombstone(entry))
             row = conn.execute("SELECT doc FROM withdrawn WHERE id = ?", [entry_id]).fetchone()
             return Found(tombstone=orjson.loads(row[0])) if row else Found()
 
@@ -778,13 +776,6 @@ class SqliteEngine:
         records = [orjson.loads(doc) for _, doc in rows[:limit]]
         next_after = rows[limit - 1][0] if len(rows) > limit else None
         return records, next_after
-
-
-def _expired_tombstone(entry: dict[str, Any]) -> dict[str, Any]:
-    until = date.fromisoformat(entry["publish_until"])
-    return {"id": entry["id"], "list_code": entry["list_code"], "list_name": entry["list_name"],
-            "list_kind": entry["list_kind"], "is_person": bool(entry.get("is_person")),
-            "withdrawn_on": date.fromordinal(until.toordinal() + 1).isoformat(), "reason": "期满"}
 
 
 def _count_and_facets(conn: sqlite3.Connection, matches: str, params: list[Any],

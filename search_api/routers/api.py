@@ -1,48 +1,43 @@
-"""The endpoints under /api/v1."""
+"""The endpoints under /api/v1: thin handlers; the logic is in ``search_api.checks``, ``search_api.cursor``,
+``portal.public.measures`` and the engines."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
-from portal.ingest.identifiers import RIC15_RE, RIC18_RE, IdentifierError, normalise_ric, normalise_uscc
-from portal.public import snapshot
+from portal.public.codes import normalise_code
+from portal.public.measures import measures_for
 from portal.public.records import ListKind, SubjectType
-from portal.states import SUSPENDED, WITHDRAWN
+from portal.public.states import SUSPENDED, WITHDRAWN
+from portal.settings import SHANGHAI
 from search_api import keys
+from search_api.checks import check_subjects, uscc_problem
+from search_api.cursor import decode_cursor, encode_cursor
 from search_api.digests import digest_number
-from search_api.engines.base import Engine, EngineError, IndexMissing, SearchQuery
-from search_api.engines.factory import make_executor
+from search_api.engines.base import SearchQuery
 from search_api.errors import ApiError
 from search_api.models import (
     HIT_FIELDS,
     ChangesResponse,
-    CheckHit,
     CheckRequest,
     CheckResponse,
     EntryOut,
     ErrorResponse,
     GoneResponse,
-    Health,
     ListsResponse,
     LookupRequest,
     LookupResponse,
-    Readiness,
     SearchResponse,
     StatsResponse,
     SubjectResponse,
 )
-from search_api.ratelimit import RateLimiter
 from search_api.settings import (
     DEFAULT_CHANGES_PER_PAGE,
     DEFAULT_PER_PAGE,
@@ -54,9 +49,9 @@ from search_api.settings import (
     MAX_QUERY_LENGTH,
     MAX_RESULT_WINDOW,
     MAX_SUBJECT_ENTRIES,
-    Settings,
 )
-from search_api.text import normalise_code, search_key
+from search_api.state import StateDep, client_ip, data_as_of, limit, with_data_as_of
+from search_api.text import search_key
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
@@ -71,56 +66,7 @@ ERRORS[429]["headers"] = {"Retry-After": {"description": "Seconds to wait before
 BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body larger than PORTAL_MAX_BODY_BYTES"}}
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-Result = TypeVar("Result")
-
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Key issued with `portal apikey issue`")
-
-
-class AppState:
-    """What the handlers share: settings, engine, clock and rate limiters."""
-
-    def __init__(self, settings: Settings, engine: Engine, today: Any,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.executor = make_executor(settings)
-        self.run = self.executor.run  # every engine call goes through here, never on the event loop
-        self.today = today
-        burst = settings.rate_burst_factor
-        self.search_limiter = RateLimiter(settings.rate_search_per_minute, burst, clock)
-        self.person_limiter = RateLimiter(settings.rate_person_per_minute, burst, clock)
-        self.check_limiter = RateLimiter(settings.rate_check_per_minute, burst, clock)
-
-
-async def state(request: Request) -> AppState:
-    # async: FastAPI runs a plain ``def`` dependency in the thread pool, one more hop per request.
-    return request.app.state.portal
-
-
-StateDep = Annotated[AppState, Depends(state)]
-
-
-def client_ip(request: Request) -> str:
-    """The caller's address (socket, or X-Forwarded-For when trusted); the limiters group it by client
-    (IPv6 /64) and network (IPv4 /24, IPv6 /48), see ``search_api.ratelimit``."""
-    return str(request.app.state.client_ip(request.scope))
-
-
-def limit(limiter: RateLimiter, key: str) -> None:
-    wait = limiter.allow(key)
-    if wait is not None:
-        raise ApiError(429, "rate_limited", f"请求过于频繁，请在 {int(wait)} 秒后重试",
-                       headers={"Retry-After": str(int(wait))})
-
-
-def data_as_of(app: AppState) -> str:
-    return str(app.engine.meta().get("data_as_of", ""))
-
-
-async def with_data_as_of(app: AppState, function: Callable[..., Result], /, *args: Any) -> tuple[Result, str]:
-    """Run an engine call and read data_as_of in the same executor job: one thread hop per request."""
-    return await app.run(lambda: (function(*args), data_as_of(app)))
 
 
 def as_hit(entry: dict[str, Any]) -> dict[str, Any]:
@@ -248,100 +194,21 @@ def api_client(request: Request, api_key: Annotated[str | None, Security(api_key
                         **BODY_TOO_LARGE})
 async def check(app: StateDep, body: CheckRequest, client: Annotated[str, Depends(api_client)]) -> dict[str, Any]:
     limit(app.check_limiter, client)
-    results, as_of = await with_data_as_of(app, check_subjects, app, body)
+    results, as_of = await with_data_as_of(app, check_subjects, app.engine, app.today, app.settings.hmac_key, body)
     return {"checked": len(results), "with_hits": sum(1 for r in results if r["hits"]),
             "invalid": sum(1 for r in results if not r["valid"]), "results": results,
             "data_as_of": as_of, "checked_at": datetime.now(SHANGHAI).isoformat(timespec="seconds")}
-
-
-def uscc_problem(code: str) -> str | None:
-    """Why ``code`` (normalised) is not a valid USCC (GB 32100-2015), in Chinese; None when it is valid."""
-    try:
-        normalise_uscc(code)
-    except IdentifierError as exc:
-        return exc.zh
-    return None
-
-
-def id_number_problem(number: str) -> str | None:
-    """Why a number shaped as a 居民身份证 number (18 characters, or 15 digits) is not valid; None otherwise.
-
-    Other documents (passports, passes) have no check character and are compared as given.
-    """
-    compact = normalise_code(number)
-    if not (RIC18_RE.match(compact) or RIC15_RE.match(compact)):
-        return None
-    try:
-        normalise_ric(compact)
-    except IdentifierError as exc:
-        return exc.zh
-    return None
-
-
-def check_subjects(app: AppState, body: CheckRequest) -> list[dict[str, Any]]:
-    """The per-subject hits of one /check call (one executor job for the whole batch)."""
-    today = app.today()
-    key = app.settings.hmac_key.get_secret_value()
-    results = []
-    for index, subject in enumerate(body.subjects):
-        # an identifier with a wrong check character is reported as invalid, never checked as "no record"
-        problems = [f"统一社会信用代码：{p}" for p in [uscc_problem(normalise_code(subject.uscc))] if p] \
-            if subject.uscc else []
-        if subject.id_number and (p := id_number_problem(subject.id_number)):
-            problems.append(f"证件号码：{p}")
-        if problems:
-            results.append({"index": index, "ref": subject.ref, "valid": False, "problems": problems,
-                            "black": False, "watch": False, "red": False, "hits": []})
-            continue
-        hits: dict[str, dict[str, Any]] = {}
-        if subject.uscc:
-            for item in app.engine.by_uscc(subject.uscc, today, MAX_HITS_PER_SUBJECT):
-                hits.setdefault(item["id"], {**item, "matched_by": "uscc"})
-        if subject.id_number:
-            digest = digest_number(subject.id_number, key)
-            for item in app.engine.by_digest(digest, today, MAX_HITS_PER_SUBJECT):
-                by = "id_number" if item.get("is_person") or item.get("id_number") else "legal_rep_id_number"
-                hits.setdefault(item["id"], {**item, "matched_by": by})
-        if subject.name and not subject.uscc and not subject.id_number:
-            for item in app.engine.by_exact_name(subject.name, today, MAX_HITS_PER_SUBJECT):
-                hits.setdefault(item["id"], {**item, "matched_by": "name"})
-        shown = [{name: item.get(name) for name in CheckHit.model_fields} for item in hits.values()]
-        kinds = {item["list_kind"] for item in shown}
-        results.append({"index": index, "ref": subject.ref, "valid": True, "problems": [],
-                        "black": "black" in kinds, "watch": "watch" in kinds, "red": "red" in kinds, "hits": shown})
-    return results
-
-
 @router.get("/lists", response_model=ListsResponse, summary="名单目录 / Catalogue of lists")
 async def lists(request: Request, app: StateDep) -> dict[str, Any]:
     limit(app.search_limiter, client_ip(request))
     today = app.today()
     meta, stats_now = await app.run(lambda: (app.engine.meta(), app.engine.stats(today)))
     counts = stats_now["by_list_code"]
-    measures = snapshot.measures()
+    measures = meta.get("measures", {})  # the snapshot's measures.json, stored in the index with the catalogue
     shown = []
     for item in meta.get("catalogue", []):
-        shown.append({**item, "count": counts.get(item["code"], 0),
-                      "measures": measures_for(measures, item["code"], item.get("kind"))})
+        shown.append({**item, "count": counts.get(item["code"], 0), "measures": measures_for(measures, item["code"])})
     return {"lists": shown, "data_as_of": str(meta.get("data_as_of", ""))}
-
-
-def measures_for(measures: dict[str, Any], code: str, kind: str | None) -> list[dict[str, Any]]:
-    """Measures that apply to a list: items naming its code (list_code / lists / list_codes) or its kind."""
-    items = measures.get("measure") or measures.get("measures") or []
-    if isinstance(items, dict):  # measures.toml: [[measures.<CODE>]] tables, keyed by list code
-        return [item for item in items.get(code, []) if isinstance(item, dict)]
-    if isinstance(measures.get(code), list):
-        items = [*items, *measures[code]]
-    chosen = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        codes = item.get("lists") or item.get("list_codes") or ([item["list_code"]] if "list_code" in item else [])
-        kinds = item.get("kinds") or ([item["list_kind"]] if "list_kind" in item else [])
-        if code in codes or (kind and kind in kinds) or (not codes and not kinds and code in measures):
-            chosen.append(item)
-    return chosen
 
 
 @router.get("/stats", response_model=StatsResponse, summary="统计 / Counts by list, authority, region, month")
@@ -350,27 +217,6 @@ async def stats(request: Request, app: StateDep) -> dict[str, Any]:
     today = app.today()
     counts, as_of, meta = await app.run(lambda: (app.engine.stats(today), data_as_of(app), app.engine.meta()))
     return {**counts, "timeliness": meta.get("timeliness"), "data_as_of": as_of}
-
-
-# Positions in the change feed fit in 18 digits (a signed 64-bit SQLite INTEGER holds 19).
-MAX_CURSOR_DIGITS = 18
-
-
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"c1:{position}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, position = text.split(":", 1)
-        # ASCII digits only (str.isdigit also accepts other scripts), and short enough for a SQLite
-        # INTEGER: a forged huge position used to reach the engine and fail there with a 500.
-        if prefix != "c1" or not (position.isascii() and position.isdigit()) or len(position) > MAX_CURSOR_DIGITS:
-            raise ValueError(cursor)
-        return int(position)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_cursor", "cursor 参数无效，请使用上一页返回的 next_cursor") from exc
 
 
 @router.get("/changes", response_model=ChangesResponse, summary="增量变更 / Incremental change feed",
@@ -402,30 +248,3 @@ async def changes(
         records = [record for record in records if record.get("is_person") is False]
     return {"changes": records, "next_cursor": encode_cursor(next_position) if next_position else None,
             "data_as_of": as_of}
-
-
-health_router = APIRouter()
-
-
-@health_router.get("/healthz", response_model=Health, summary="Liveness")
-async def healthz() -> dict[str, Any]:
-    return {"status": "ok"}
-
-
-@health_router.get("/readyz", response_model=Readiness, summary="Readiness: the index can be queried",
-                   responses={503: {"model": ErrorResponse, "description": "Index not ready (with engine and state)"}})
-async def readyz(app: StateDep) -> dict[str, Any]:
-    engine = getattr(app.engine, "name", app.settings.engine)
-
-    def readiness() -> tuple[str, str | None]:
-        try:
-            return "ready", data_as_of(app)
-        except IndexMissing:
-            return "index_missing", None
-        except EngineError:  # e.g. the Meilisearch server is down or refuses the key
-            return "unavailable", None
-
-    state_, as_of = await app.run(readiness)
-    if as_of is None:
-        raise ApiError(503, "not_ready", "检索索引尚未就绪", extra={"engine": engine, "state": state_})
-    return {"status": "ready", "engine": engine, "data_as_of": as_of}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from portal.ingest.errors import SourceError
+from portal.ingest.headers import count_known_headers
 
 Row = tuple[int, list[str | None]]
 
@@ -50,7 +51,7 @@ def trim_trailing_empty(cells: list[str]) -> list[str]:
     return cells[:end]
 
 
-def find_header_row(candidates: list[list[str | None]]) -> int | None:
+def find_header_row(candidates: Sequence[Sequence[str | None]]) -> int | None:
     """Index of the header row among the first rows of a sheet or file, or None when all are empty.
 
     The header row is the first row with at least two non-empty text cells of which at least two and at
@@ -59,8 +60,6 @@ def find_header_row(candidates: list[list[str | None]]) -> int | None:
     unknown), the first row with two or more non-empty cells is taken, then the first non-empty row, and
     the missing-columns check reports what was found.
     """
-    from portal.ingest.headers import count_known_headers  # local: portal.ingest.headers imports this package
-
     texts = [[c.strip() for c in row if isinstance(c, str) and c.strip()] for row in candidates]
     for index, cells in enumerate(texts):
         if len(cells) >= 2:

@@ -14,7 +14,7 @@ import codecs
 import csv
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import TextIO
@@ -154,7 +154,7 @@ def _first_undecodable_line(path: Path, encoding: str) -> int:
     return lines_before
 
 
-def _records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def _records(path: Path, encoding: str, delimiter: str) -> Generator[tuple[int, list[str]], None, None]:
     """(first physical line of the record, cells); decode and parse errors become SourceError."""
     with path.open(encoding=encoding, errors="strict", newline="") as handle:
         reader = csv.reader(_bounded_lines(handle, path.name), delimiter=delimiter)
@@ -212,7 +212,7 @@ def read_csv(path: Path) -> SourceTable:
                     values.extend([None] * (width - len(values)))
                 yield line, values
 
-    with path.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    with path.open("rb") as raw:
+        digest = hashlib.file_digest(raw, "sha256").hexdigest()
     return SourceTable(name=path.name, kind="csv", encoding=encoding, sha256=digest, headers=headers,
                        header_row=header_line, row_source=rows)

@@ -58,9 +58,8 @@ class _Target:
         self.url = url
         self.name = safe_url(url)
         self.is_oracle = url.get_backend_name() == "oracle"
-        self.service = url.query.get("service_name") or url.database
-        if isinstance(self.service, tuple):
-            self.service = self.service[0]
+        service = url.query.get("service_name") or url.database
+        self.service: str | None = service[0] if isinstance(service, tuple) else service
 
     def error(self, exc: BaseException, doing_zh: str) -> SourceError:
         if self.is_oracle:

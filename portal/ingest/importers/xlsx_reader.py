@@ -13,6 +13,7 @@ import hashlib
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import python_calamine
 
@@ -117,7 +118,7 @@ def _open_sheet(path: Path, sheet: str | None) -> python_calamine.CalamineSheet:
 
 def _sheet_rows(path: Path, sheet: python_calamine.CalamineSheet) -> Iterator[list[CellValue]]:
     try:
-        yield from sheet.iter_rows()
+        yield from cast(Iterator[list[CellValue]], sheet.iter_rows())  # calamine: lists of cell values
     except Exception as exc:
         raise _refuse(path, f"读取工作表“{sheet.name}”时出错（{type(exc).__name__}）。", str(exc)) from exc
 

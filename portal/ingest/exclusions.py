@@ -3,7 +3,7 @@
 A subject active on a black list cannot be on a red list at the same time (domain.md, conflict rule); a red
 list may name further lists whose subjects are not eligible (诚信示范企业: 经营异常名录, and 失信被执行人 of the
 company or its 法定代表人 — 示范企业办法 第九条(十)、(七)). Subjects are matched by their identity keys
-(``portal.identity``). Works on the staging database of ``portal.ingest.pipeline``: the red rows it withholds get
+(``portal.ingest.identity``). Works on the staging database of ``portal.ingest.pipeline``: the red rows it withholds get
 ``withheld = conflict`` and one line each in the ``conflicts`` table (which entry, which list, matched how).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from portal.identity import LEGAL_REP_KEY, PERSON_KEY, USCC_KEY
+from portal.ingest.identity import LEGAL_REP_KEY, PERSON_KEY, USCC_KEY
 from portal.ingest.lifecycle import CONFLICT
 from portal.public.catalogue import Catalogue
 from portal.public.records import ListKind, PublicStatus
