@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from portal.ingest.identifiers import IdentifierError
+from portal.public.codes import IdentifierError
 from portal.report.config import ReportConfig
 from portal.report.content import parse_subject_code
 from portal.report.issue import ReportIssuer, normalise_typed

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 
 from portal.public.codes import (  # re-exported: ingest and the API validate identifiers with one rule set
+    REG_NO_RE,
     RIC15_RE,
     RIC18_RE,
     USCC_ALPHABET,
     USCC_RE,
     IdentifierError,
+    normalise_reg_no,
     normalise_ric,
     normalise_uscc,
     ric_check_digit,
@@ -23,11 +25,10 @@ from portal.public.codes import (  # re-exported: ingest and the API validate id
 )
 from portal.public.codes import normalise_code as nfkc_compact
 
-__all__ = ["RIC15_RE", "RIC18_RE", "USCC_ALPHABET", "USCC_RE", "IdentifierError", "normalise_ric", "normalise_uscc",
+__all__ = ["RIC15_RE", "RIC18_RE", "USCC_ALPHABET", "USCC_RE", "IdentifierError", "REG_NO_RE", "normalise_reg_no", "normalise_ric", "normalise_uscc",
            "ric_check_digit", "uscc_check_character", "upgrade_ric15"]
 
 OTHER_ID_RE = re.compile(r"^[0-9A-Z()\-]{5,24}$")
-REG_NO_RE = re.compile(r"^[0-9A-Z\-]{6,30}$")
 
 RESIDENT_ID = "居民身份证"
 ID_TYPE_ALIASES = {
@@ -60,11 +61,4 @@ def normalise_id_number(id_type: str | None, value: str) -> str:
     number = nfkc_compact(value)
     if not OTHER_ID_RE.match(number):
         raise IdentifierError("证件号码格式不正确", "ID document number has an invalid format")
-    return number
-
-
-def normalise_reg_no(value: str) -> str:
-    number = nfkc_compact(value)
-    if not REG_NO_RE.match(number):
-        raise IdentifierError("注册号格式不正确", "registration number has an invalid format")
     return number

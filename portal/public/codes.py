@@ -100,3 +100,13 @@ def normalise_ric(value: str) -> str:
     if ric_check_digit(number[:17]) != number[17]:
         raise IdentifierError("居民身份证号码校验码错误", "resident ID number check digit is wrong")
     return number
+
+
+REG_NO_RE = re.compile(r"^[0-9A-Z\-]{6,30}$")
+
+
+def normalise_reg_no(value: str) -> str:
+    number = normalise_code(value)
+    if not REG_NO_RE.match(number):
+        raise IdentifierError("注册号格式不正确", "registration number has an invalid format")
+    return number

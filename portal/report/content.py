@@ -13,8 +13,8 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from portal.ingest.identifiers import IdentifierError, normalise_reg_no, normalise_uscc
-from portal.ingest.normalize import nfkc_compact
+from portal.public.codes import IdentifierError, normalise_reg_no, normalise_uscc
+from portal.public.codes import normalise_code as nfkc_compact
 from portal.public.dates import format_zh
 from portal.public.records import ListKind, SubjectType
 
