@@ -46,7 +46,7 @@ EngineName = Annotated[SearchEngine, typer.Option("--engine", envvar="PORTAL_ENG
                                                   help="检索引擎：sqlite（默认，索引文件）或 meilisearch（MEILI_URL、MEILI_KEY 指定的服务器）")]
 
 
-def _meili_engine():  # type: ignore[no-untyped-def]
+def _meili_engine():
     """The Meilisearch engine from MEILI_URL / MEILI_KEY, or a clear error (the key itself is never printed)."""
     from search_api.indexer import MeiliNotConfigured, meili_engine_from_env
 
@@ -373,14 +373,14 @@ def print_summary(manifest: dict[str, Any]) -> None:
 SUMMARY_ROWS = 20  # rule reports shown per kind in the import summary; manifest.json has the full lists
 
 
-def _late_cell(late: dict | None) -> str:  # type: ignore[type-arg]
+def _late_cell(late: dict | None) -> str:
     """History column: late 双公示 decisions / public ones (按时公示率)."""
     if not late or not late.get("public"):
         return ""
     return f"{late['late']}/{late['public']}（按时 {late['on_time_rate'] * 100:.1f}%）"
 
 
-def rule_report_lines(manifest: dict) -> list[str]:  # type: ignore[type-arg]
+def rule_report_lines(manifest: dict) -> list[str]:
     """The rule reports of an import: clamped periods, late decisions, red-list exclusions."""
     from portal.ingest.periods import ABOVE_MAX
 

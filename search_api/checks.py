@@ -51,7 +51,7 @@ def check_subjects(engine: Engine, today_fn: Callable[[], date], hmac_key: Secre
     """The per-subject hits of one /check call (one executor job for the whole batch)."""
     today = today_fn()
     key = hmac_key.get_secret_value()
-    results = []
+    results: list[dict[str, Any]] = []
     for index, subject in enumerate(body.subjects):
         # an identifier with a wrong check character is reported as invalid, never checked as "no record"
         problems = [f"统一社会信用代码：{p}" for p in [uscc_problem(normalise_code(subject.uscc))] if p] \

@@ -53,7 +53,7 @@ class HeadLimits:
 
     transport: asyncio.Transport
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:
         self._reset_head()
         super().connection_made(transport)  # type: ignore[misc]
 
@@ -110,7 +110,7 @@ def _http_protocol() -> Any:
     except ImportError:  # no httptools: h11, bounded by h11_max_incomplete_event_size
         return "h11"
 
-    class LimitedHttpToolsProtocol(HeadLimits, HttpToolsProtocol):
+    class LimitedHttpToolsProtocol(HeadLimits, HttpToolsProtocol):  # type: ignore[misc]  # transport: asyncio.Transport
         pass
 
     return LimitedHttpToolsProtocol

@@ -128,7 +128,7 @@ class Service:
 
 
 def _service(request: Request) -> Service:
-    return request.app.state.applications  # type: ignore[no-any-return]
+    return request.app.state.applications
 
 
 def _limit(limiter: RateLimiter, key: str, message: str) -> None:
@@ -151,7 +151,7 @@ def _public_entry(service: Service, entry_id: str) -> dict[str, Any]:
         raise ApiError(404, "entry_not_found", "没有找到该条公示信息，请从信息页面上的链接进入")
     if found.entry.get("status") not in PUBLIC_STATES:
         raise ApiError(410, "entry_withdrawn", "该信息已停止公示，无需再提出申请")
-    return found.entry  # type: ignore[no-any-return]
+    return found.entry
 
 
 def _summary(entry: dict[str, Any], today: date) -> dict[str, Any]:

@@ -10,6 +10,7 @@ person) and the masked form (docs/applications.md, "ID numbers").
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import secrets
@@ -234,7 +235,7 @@ class ApplicationStore:
             identity_matches=new.identity_matches, contact_name=new.contact_name, contact_phone=new.contact_phone,
             contact_email=new.contact_email, grounds=new.grounds, submitted_at=now_shanghai().isoformat(),
             received_on=today, purge_after=today + timedelta(days=UNDECIDED_RETENTION_DAYS),
-        )).inserted_primary_key[0]
+        )).inserted_primary_key[0]  # type: ignore[index]  # always set after an INSERT
         for f in stored:
             conn.execute(insert(attachments).values(application_id=app_id, stored_name=f.stored_name,
                                                     filename=f.filename, media_type=f.media_type, size=f.size,
@@ -275,7 +276,7 @@ class ApplicationStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query).all()]
 
-    def events_of(self, *, receipt: str | None = None, entry_id: str | None = None) -> list[dict[str, Any]]:
+    def events_of(self, *, receipt: str | None = None, entry_id: str | None = None) -> builtins.list[dict[str, Any]]:
         query = select(events).order_by(events.c.id)
         if receipt:
             query = query.where(events.c.receipt == receipt)

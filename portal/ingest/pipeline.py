@@ -417,7 +417,7 @@ class _SnapshotBuilder:
             previous_notice = orjson.loads(previous_tomb) if previous_tomb else None
             if withheld not in TOMBSTONE_REASON and not was_public and (
                     previous_notice["reason"] != WithdrawalReason.SUSPENDED.value):  # type: ignore[index]
-                yield previous_notice  # still withheld: keep the notice it already had
+                yield previous_notice  # type: ignore[misc] # still withheld: keep the notice it already had
                 continue
             entry = orjson.loads(body)
             reason = TOMBSTONE_REASON.get(withheld, WithdrawalReason.REMOVED)

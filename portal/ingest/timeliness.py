@@ -46,7 +46,7 @@ def apply_timeliness(db: sqlite3.Connection, catalogue: Catalogue, as_of: date, 
     pairs = db.execute(f"SELECT DISTINCT list_code, decision_date FROM staged WHERE status IS NOT NULL "  # noqa: S608
                        f"AND list_code IN ({marks})", tuple(timed)).fetchall()
     db.executemany("INSERT INTO deadlines VALUES (?,?,?)", (
-        (code, day, add_span(date.fromisoformat(day), timed[code], calendar).isoformat())  # type: ignore[arg-type]
+        (code, day, add_span(date.fromisoformat(day), timed[code], calendar).isoformat())
         for code, day in pairs))
     if previous is not None:
         db.executemany("INSERT OR IGNORE INTO previous_late VALUES (?,?,?)", (
@@ -65,7 +65,7 @@ def apply_timeliness(db: sqlite3.Connection, catalogue: Catalogue, as_of: date, 
         JOIN previous_late pl ON pl.id = s.id WHERE s.status IS NOT NULL""")
 
 
-def write_report(db: sqlite3.Connection, out_dir: Path, catalogue: Catalogue) -> tuple[dict[str, Any], dict[str, Any]]:
+def write_report(db: sqlite3.Connection, out_dir: Path, catalogue: Catalogue) -> tuple[snap.FileInfo, dict[str, Any]]:
     """Write ``late.jsonl``; return (its files entry, the manifest's ``timeliness`` section)."""
     writer = snap.HashingWriter(out_dir / LATE_FILE)
     for row in db.execute("SELECT id, list_code, decision_date, deadline, first_imported FROM late ORDER BY id"):

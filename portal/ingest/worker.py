@@ -202,7 +202,7 @@ class BatchValidator:
             if len(values) > n_headers and any(v not in (None, "") for v in values[n_headers:]):
                 picks.append((row_number, None, b""))
                 continue
-            picked = mapping.pick(values)
+            picked: dict[str, str | None] | None = mapping.pick(values)
             if memo_base is None:
                 picks.append((row_number, picked, b""))
                 continue
