@@ -81,7 +81,7 @@ def test_both_writers_write_every_manifest_key_and_the_same_files(tmp_path: Path
         manifest = snap.read_manifest(version_dir)
         assert set(manifest) == set(snap.Manifest.__required_keys__)
         assert manifest["format"] == 1 and manifest["measures_version"] == "2099.1.1"
-        files = {snap.ENTRIES, snap.WITHDRAWN, snap.CHANGES, snap.REJECTS, snap.CATALOGUE, snap.MEASURES}
+        files = {snap.ENTRIES, snap.WITHDRAWN, snap.CHANGES, snap.REJECTS, snap.CATALOGUE, snap.MEASURES, snap.LATE}
         assert set(manifest["files"]) == files
         assert {p.name for p in version_dir.iterdir()} == files | {snap.MANIFEST}
         for name, info in manifest["files"].items():

@@ -22,7 +22,7 @@ from portal.ingest.workdays import WorkCalendar
 from portal.public import snapshot as snap
 from portal.public.catalogue import Catalogue
 
-LATE_FILE = "late.jsonl"  # one line per late decision still in the sources: id, list, dates
+LATE_FILE = snap.LATE  # one line per late decision still in the sources: id, list, dates
 MAX_LATE_LISTED = 1_000  # the manifest lists this many late decisions; counts and late.jsonl are complete
 
 SCHEMA = """

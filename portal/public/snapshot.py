@@ -32,6 +32,7 @@ REJECTS = "rejects.csv"
 MANIFEST = "manifest.json"
 CATALOGUE = "catalogue.json"
 MEASURES = "measures.json"  # since 2026-12; older versions have none (readers then find no measures)
+LATE = "late.jsonl"  # 双公示 decisions first published past their deadline (portal.ingest.timeliness)
 LATEST = "latest"
 REJECT_COLUMNS = ("source", "row", "field", "reason_zh", "reason_en")
 
@@ -347,6 +348,7 @@ def write_snapshot(root: Path, entries: Iterable[dict[str, Any]], tombstones: It
         REJECTS: rejects.close(),
         CATALOGUE: write_catalogue(staging, cat),
         MEASURES: write_measures(staging, measures),
+        LATE: HashingWriter(staging / LATE).close(),  # public records carry no import history: none late
     }
     n_public = files[ENTRIES]["rows"]
     manifest = new_manifest(
