@@ -54,7 +54,7 @@ from portal.snapshot import now_shanghai
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to misread on paper or over the phone
 RECEIPT_PREFIX = {Kind.OBJECTION: "YY", Kind.REPAIR: "XF"}  # 异议 / 修复
-# scrypt for the query codes: a stolen database does not give the 50-bit codes away. Measured 182 ms median
+# scrypt for the query codes: a stolen database does not give the 50-bit codes away. Measured 83–182 ms median
 # per check on the loaded 2-core test machine (docs/applications.md); status queries are rate limited.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
