@@ -265,7 +265,7 @@ class ApplicationStore:
                                 .order_by(attachments.c.id)).all()
         return [dict(r._mapping) for r in rows]
 
-    def list(self, *, state: str | None = None, kind: str | None = None, entry_id: str | None = None,
+    def list_applications(self, *, state: str | None = None, kind: str | None = None, entry_id: str | None = None,
              limit: int = 100) -> list[dict[str, Any]]:
         query = select(applications).order_by(applications.c.id.desc()).limit(limit)
         if state:
