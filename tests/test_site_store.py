@@ -264,3 +264,21 @@ def test_render_worker_writes_jobs_in_order_and_reports_its_errors(tmp_path: Pat
         broken.finish()
     broken.abort()
     assert (store_dir / DIRTY_FILE).exists()  # the index was not saved: the next build will not trust it
+
+
+def test_linking_a_page_that_already_is_that_link_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """A crashed build had linked the page from the other slot and left its temporary name; the next build
+    links the same page again. rename() between two links of one file does nothing, so the temporary name
+    must be removed explicitly (found by tests/test_crash_safety.py with the persons' shared shell page)."""
+    from portal.site.store import link_new_file
+
+    source = tmp_path / "other-slot" / "index.html"
+    source.parent.mkdir()
+    source.write_text("page")
+    page_dir = tmp_path / "slot" / "entries" / "0123456789abcdef"
+    page_dir.mkdir(parents=True)
+    os.link(source, page_dir / "index.html")
+    os.link(source, page_dir / ".index.html.tmp")  # what the killed build left
+    link_new_file(str(page_dir / "index.html"), str(source))
+    assert sorted(os.listdir(page_dir)) == ["index.html"]
+    assert os.path.samefile(page_dir / "index.html", source)

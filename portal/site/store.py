@@ -106,6 +106,10 @@ def link_new_file(path: str, source: str) -> None:
         os.unlink(tmp)
         os.link(source, tmp)
     os.replace(tmp, path)
+    # rename() does nothing when both names already are links to one file (a crashed build had linked this
+    # very page): then the temporary name is still there.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
 
 
 class _BackgroundWriter:
