@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
-from portal.identifiers import RIC15_RE, RIC18_RE, IdentifierError, normalise_ric, normalise_uscc
 from portal.records import ListKind, SubjectType
 from portal.states import SUSPENDED, WITHDRAWN
 from search_api import keys, snapshot
@@ -56,6 +55,7 @@ from search_api.settings import (
     Settings,
 )
 from search_api.text import normalise_code, search_key
+from search_api.validity import identifier_problems, uscc_problem
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
@@ -253,30 +253,6 @@ async def check(app: StateDep, body: CheckRequest, client: Annotated[str, Depend
             "data_as_of": as_of, "checked_at": datetime.now(SHANGHAI).isoformat(timespec="seconds")}
 
 
-def uscc_problem(code: str) -> str | None:
-    """Why ``code`` (normalised) is not a valid USCC (GB 32100-2015), in Chinese; None when it is valid."""
-    try:
-        normalise_uscc(code)
-    except IdentifierError as exc:
-        return exc.zh
-    return None
-
-
-def id_number_problem(number: str) -> str | None:
-    """Why a number shaped as a 居民身份证 number (18 characters, or 15 digits) is not valid; None otherwise.
-
-    Other documents (passports, passes) have no check character and are compared as given.
-    """
-    compact = normalise_code(number)
-    if not (RIC18_RE.match(compact) or RIC15_RE.match(compact)):
-        return None
-    try:
-        normalise_ric(compact)
-    except IdentifierError as exc:
-        return exc.zh
-    return None
-
-
 def check_subjects(app: AppState, body: CheckRequest) -> list[dict[str, Any]]:
     """The per-subject hits of one /check call (one executor job for the whole batch)."""
     today = app.today()
@@ -284,11 +260,7 @@ def check_subjects(app: AppState, body: CheckRequest) -> list[dict[str, Any]]:
     results = []
     for index, subject in enumerate(body.subjects):
         # an identifier with a wrong check character is reported as invalid, never checked as "no record"
-        problems = [f"统一社会信用代码：{p}" for p in [uscc_problem(normalise_code(subject.uscc))] if p] \
-            if subject.uscc else []
-        if subject.id_number and (p := id_number_problem(subject.id_number)):
-            problems.append(f"证件号码：{p}")
-        if problems:
+        if problems := identifier_problems(subject.uscc, subject.id_number):
             results.append({"index": index, "ref": subject.ref, "valid": False, "problems": problems,
                             "black": False, "watch": False, "red": False, "hits": []})
             continue
