@@ -106,6 +106,10 @@ def link_new_file(path: str, source: str) -> None:
         os.unlink(tmp)
         os.link(source, tmp)
     os.replace(tmp, path)
+    # rename(2) does nothing when both names are links to one file (POSIX): a crashed build had already
+    # linked this very page, and the temporary name would stay beside it.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
 
 
 class _BackgroundWriter:
