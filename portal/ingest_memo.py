@@ -35,7 +35,7 @@ from portal.catalogue import Catalogue
 from portal.settings import INGEST_MEMO_LOOKUP_KEYS
 from portal.validate import ValidRow
 
-MEMO_FILE = "ingest-memo.db"  # beside the snapshot versions (private working data, like the versions)
+MEMO_FILE = "ingest-memo.db"  # default: beside the snapshot versions; portal publish keeps it in var/cache/
 MEMO_FORMAT = b"memo-1"
 # Files whose change can change a row's outcome: the portal's code and data, except what runs after ingest.
 _CODE_ROOT = Path(__file__).resolve().parent
@@ -145,6 +145,7 @@ class MemoWriter:
 
     def commit(self) -> dict[str, int]:
         """After the staging database is committed and closed: make the memo hold exactly the outcomes this import used: add the new ones, drop the unused."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
             db.executescript("""
