@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ("ingest", "search", "site", "load", "report", "meili")  # issue order: pipeline, API, site, hardening, report, Meilisearch
+ORDER = ("ingest", "publish", "search", "site", "load", "report", "meili")  # pipeline, publish, API, site, hardening, report, Meilisearch
 INTRO = """# Benchmarks
 
 Every figure below comes from a script in `bench/` (the command is given with each), run on this project's

@@ -62,17 +62,31 @@ def start(work: Path) -> tuple[subprocess.Popen[bytes], Any]:
                        indexing_threads=BENCH_INDEXING_THREADS)
 
 
-def subset(snapshot: Path, out: Path, entries: int) -> Path:
-    """A snapshot of the newest ``entries`` entries of ``snapshot`` (the file is in decision order, newest first)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for item in snapshot.iterdir():
-        if item.is_file() and item.name != "entries.jsonl":
-            shutil.copy2(item, out / item.name)
-    with (snapshot / "entries.jsonl").open("rb") as source, (out / "entries.jsonl").open("wb") as target:
-        for number, line in enumerate(source):
-            if number >= entries:
+def _head(source: Path, target: Path, lines: int) -> int:
+    written = 0
+    with source.open("rb") as reader, target.open("wb") as writer:
+        for line in reader:
+            if written >= lines:
                 break
-            target.write(line)
+            writer.write(line)
+            written += 1
+    return written
+
+
+def subset(snapshot: Path, out: Path, entries: int) -> Path:
+    """A snapshot of the newest ``entries`` entries of ``snapshot`` (the file is in decision order, newest first),
+    with the same share of its tombstones and change records (the head of each file)."""
+    out.mkdir(parents=True, exist_ok=True)
+    total = sum(1 for _ in (snapshot / "entries.jsonl").open("rb"))
+    share = min(1.0, entries / total)
+    for item in snapshot.iterdir():
+        if not item.is_file():
+            continue
+        if item.suffix == ".jsonl":
+            lines = entries if item.name == "entries.jsonl" else round(sum(1 for _ in item.open("rb")) * share)
+            _head(item, out / item.name, lines)
+        else:
+            shutil.copy2(item, out / item.name)
     return out
 
 

@@ -43,3 +43,4 @@ EXCEL_SERIAL_MAX = 80_000  # 2119-01-10
 INGEST_BATCH_ROWS = 2_000  # rows per message from a reader process: big enough to amortise pickling
 INGEST_QUEUE_BATCHES = 8  # batches in flight per import: bounds memory when the writer falls behind
 INGEST_MAX_WORKERS = 4  # reader processes at most; one per core by default
+INGEST_MEMO_LOOKUP_KEYS = 500  # memo keys per SELECT … IN (…) (portal.ingest.ingest_memo); SQLite allows 32,766 parameters

@@ -8,42 +8,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from portal.public.codes import (
-    RIC15_RE,
-    RIC18_RE,
-    IdentifierError,
-    normalise_code,
-    normalise_ric,
-    normalise_uscc,
-)
 from search_api.digests import digest_number
 from search_api.engines.base import Engine
 from search_api.models import CheckHit, CheckRequest
 from search_api.settings import MAX_HITS_PER_SUBJECT
-
-
-def uscc_problem(code: str) -> str | None:
-    """Why ``code`` (normalised) is not a valid USCC (GB 32100-2015), in Chinese; None when it is valid."""
-    try:
-        normalise_uscc(code)
-    except IdentifierError as exc:
-        return exc.zh
-    return None
-
-
-def id_number_problem(number: str) -> str | None:
-    """Why a number shaped as a 居民身份证 number (18 characters, or 15 digits) is not valid; None otherwise.
-
-    Other documents (passports, passes) have no check character and are compared as given.
-    """
-    compact = normalise_code(number)
-    if not (RIC18_RE.match(compact) or RIC15_RE.match(compact)):
-        return None
-    try:
-        normalise_ric(compact)
-    except IdentifierError as exc:
-        return exc.zh
-    return None
+from search_api.validity import identifier_problems
 
 
 def check_subjects(engine: Engine, today_fn: Callable[[], date], hmac_key: SecretStr,
@@ -54,11 +23,7 @@ def check_subjects(engine: Engine, today_fn: Callable[[], date], hmac_key: Secre
     results: list[dict[str, Any]] = []
     for index, subject in enumerate(body.subjects):
         # an identifier with a wrong check character is reported as invalid, never checked as "no record"
-        problems = [f"统一社会信用代码：{p}" for p in [uscc_problem(normalise_code(subject.uscc))] if p] \
-            if subject.uscc else []
-        if subject.id_number and (p := id_number_problem(subject.id_number)):
-            problems.append(f"证件号码：{p}")
-        if problems:
+        if problems := identifier_problems(subject.uscc, subject.id_number):
             results.append({"index": index, "ref": subject.ref, "valid": False, "problems": problems,
                             "black": False, "watch": False, "red": False, "hits": []})
             continue

@@ -106,6 +106,10 @@ def entry_id(name: str) -> str:
     return next(entry["id"] for entry in sample_entries() if entry["subject_name"] == name)
 
 
+# USCC_A with another last character: a check character is unique, so this one is wrong by construction
+WRONG_CHECK_USCC = USCC_A[:-1] + ("0" if USCC_A[-1] != "0" else "1")
+
+
 def forged_cursor(position: str) -> str:
     return base64.urlsafe_b64encode(f"c1:{position}".encode()).decode().rstrip("=")
 
@@ -126,7 +130,7 @@ KNOWN_CASES: list[tuple[str, str, dict[str, Any], int]] = [
                                                      {"name": "达州市王伟建材经营部"}]}}, 200),
     ("GET", "/api/v1/changes", {"query": {"limit": 3}}, 200),
     ("GET", "/api/v1/subjects/{uscc}/report", {"path_parameters": {"uscc": "91511700MA60000015"}}, 200),
-    ("GET", "/api/v1/subjects/{uscc}/report", {"path_parameters": {"uscc": USCC_A}}, 422),  # wrong check character
+    ("GET", "/api/v1/subjects/{uscc}/report", {"path_parameters": {"uscc": WRONG_CHECK_USCC}}, 422),
     ("POST", "/api/v1/reports/verify", {"body": {"report_no": "XYBG20261123AAAAAAAA", "code": "ABCDEFGHJKLM"}}, 404),
     # Regression: a forged cursor with a position beyond SQLite's INTEGER used to answer 500.
     ("GET", "/api/v1/changes", {"query": {"cursor": forged_cursor("9" * 30)}}, 400),

@@ -118,7 +118,8 @@ def assert_refused_cleanly(deployment: Deployment, hostile: Path, before: tuple[
         assert fragment in message, message
     assert deployment.live_state() == before, "the live release changed after a failed publish"
     assert stray_temporaries(deployment.var) == []
-    snapshots = [p for p in (deployment.var / "snapshots").iterdir() if not p.is_symlink()]
+    # versions are directories; the ingest memo and the index token cache (portal.ingest.ingest_memo) live beside them
+    snapshots = [p for p in (deployment.var / "snapshots").iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(snapshots) == 1, f"the failed publish left a snapshot version behind: {snapshots}"
 
 

@@ -141,10 +141,14 @@ def test_cold_and_incremental_publish_of_the_same_data_give_the_same_files(
     cold_site, warm_site = (site_files(layout.current / "site") for layout in (cold, warm))
     # Allowed to differ: the change feed (changes are relative to the previous publish: the incremental one
     # saw an entry expire, the cold one saw everything added) and Pagefind's own index files, whose chunk
-    # names depend on the order it finds the pages (entry pages are hard-linked between slots).
+    # names depend on the order it finds the pages (entry pages are hard-linked between slots), and the
+    # statistics page's 按时公示率: a decision is judged on time or late by the import that first brings it
+    # (portal.ingest.timeliness), so a decision first imported a day earlier may be on time in one and not the other.
+    history_dependent = {"feeds/list-changes.atom.xml", "statistics/index.html"}
+
     def compared(files: dict[str, bytes]) -> dict[str, bytes]:
         return {name: data for name, data in files.items()
-                if not name.startswith("pagefind/") and name != "feeds/list-changes.atom.xml"}
+                if not name.startswith("pagefind/") and name not in history_dependent}
 
     assert compared(warm_site) == compared(cold_site)
     assert len(compared(cold_site)) > 100  # the entry pages, through the slot links

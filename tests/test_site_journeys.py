@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from xml.etree import ElementTree
 
+import orjson
 import pytest
 import sitebuild
 
@@ -188,17 +189,24 @@ def test_data_page_states_the_real_checksums(site: sitebuild.BuiltSite) -> None:
     assert "JSON Lines" not in text and "CSV" in text and "SHA-256" in text
 
 
-def test_guides_do_not_promise_online_submission() -> None:
+def test_guides_promise_online_submission_only_where_the_site_has_it(site: sitebuild.BuiltSite) -> None:
+    """The guides may say 在线提交 only because the applications service exists: they must link to its
+    pages, and the built site must have them."""
     for page in ("xinyong-xiufu.md", "yiyi-chuli.md"):
         text = (ROOT / "content" / "pages" / page).read_text("utf-8")
-        assert "在线提交" not in text.replace("不受理在线提交", ""), page
+        if "在线提交" in text.replace("不受理在线提交", ""):
+            assert "/apply-status/" in text, page
+    assert "受理编号" in site.read("/apply-status/") and site.read("/apply/")
 
 
 def test_entry_printouts_carry_address_print_date_and_data_date(site: sitebuild.BuiltSite) -> None:
     entry = first("YZWFSX")
     html = site.read(f"/entries/{entry['id']}/")
     facts = html.split('class="print-only print-facts"')[1].split("</p>")[0]
-    assert f"/entries/{entry['id']}/" in facts and "数据截至：2026年11月20日" in facts and "data-print-date" in facts
+    assert f"/entries/{entry['id']}/" in facts and "data-as-of" in facts and "data-print-date" in facts
+    # the data date is the live release's, read at view time: a stored page would keep a stale one
+    assert "2026年11月20日" not in facts
+    assert orjson.loads(site.read("/data-as-of.json")) == {"data_as_of": "2026-11-20"}
     assert ".print-only" in (ROOT / "theme" / "static" / "css" / "print.css").read_text()
 
 

@@ -286,3 +286,19 @@ def test_relinking_a_page_to_the_file_it_already_is_leaves_no_spare_name(tmp_pat
     link_new_file(str(page), str(source))  # the rebuild after the crash
     assert sorted(p.name for p in page.parent.iterdir()) == ["index.html"]
     assert page.read_bytes() == b"<html>page</html>" and page.stat().st_ino == source.stat().st_ino
+def test_linking_a_page_that_already_is_that_link_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """A crashed build had linked the page from the other slot and left its temporary name; the next build
+    links the same page again. rename() between two links of one file does nothing, so the temporary name
+    must be removed explicitly (found by tests/test_crash_safety.py with the persons' shared shell page)."""
+    from portal.site.store import link_new_file
+
+    source = tmp_path / "other-slot" / "index.html"
+    source.parent.mkdir()
+    source.write_text("page")
+    page_dir = tmp_path / "slot" / "entries" / "0123456789abcdef"
+    page_dir.mkdir(parents=True)
+    os.link(source, page_dir / "index.html")
+    os.link(source, page_dir / ".index.html.tmp")  # what the killed build left
+    link_new_file(str(page_dir / "index.html"), str(source))
+    assert sorted(os.listdir(page_dir)) == ["index.html"]
+    assert os.path.samefile(page_dir / "index.html", source)

@@ -79,7 +79,7 @@ def list_applications(
     table = Table(title="网上申请")
     for column in ("受理编号", "类别", "条目", "名单", "状态", "收到", "期限", "申请人"):
         table.add_column(column)
-    for row in store.list(state=state, kind=kind, entry_id=entry, limit=limit):
+    for row in store.list_applications(state=state, kind=kind, entry_id=entry, limit=limit):
         kind_ = Kind(row["kind"])
         due = rules.deadlines(kind_, row["received_on"], row["accepted_on"])
         deadline = {"received": due["accept_by"], "accepted": due["decide_by"]}.get(row["state"])

@@ -48,8 +48,10 @@ CHALLENGES_PER_CLIENT_PER_MINUTE = 20
 ENTRY_LOOKUPS_PER_CLIENT_PER_MINUTE = 20
 
 # --- Anti-automation: proof of work ---------------------------------------------------------------------
-# Leading zero bits of SHA-256(token ":" nonce). 16 bits: 65,536 hashes on average, about a second in a
-# phone browser (Web Crypto), negligible for one applicant, a real cost for a script filing thousands.
+# Leading zero bits of SHA-256(token ":" nonce). 16 bits: 65,536 hashes on average; 0.8–1.9 s expected in
+# Chromium (Web Crypto, batches of 256) on the loaded 2-core test machine (docs/applications.md), so a few
+# seconds on an old phone — spent while the visitor fills in the form, since the work starts on page load.
+# Negligible for one applicant, a real cost for a script filing thousands.
 DEFAULT_POW_BITS = 16
 # A challenge is valid this long after it was issued: time enough to fill in the form and pick files.
 CHALLENGE_TTL_SECONDS = 2 * 60 * 60

@@ -46,7 +46,11 @@ def normalise_org_code(raw: str | None) -> str | None:
 
 def normalise_name(name: str) -> str:
     """Width, spaces, bracket style and dots folded: 达州市甲（集团）有限公司 = 达州市甲(集团)有限公司."""
-    return _NAME_DROP.sub("", unicodedata.normalize("NFKC", name)).casefold()
+    if not unicodedata.is_normalized("NFKC", name):  # most names are: skip the (slower) normalisation
+        name = unicodedata.normalize("NFKC", name)
+    if _NAME_DROP.search(name):
+        name = _NAME_DROP.sub("", name)
+    return name.casefold()
 
 
 def subject_keys(*, is_person: bool, is_organisation: bool, name: str, uscc: str | None, reg_no: str | None,
@@ -71,4 +75,8 @@ def subject_keys(*, is_person: bool, is_organisation: bool, name: str, uscc: str
             keys.append(NAME_KEY + normalise_name(name))
         if legal_rep_digest:
             keys.append(LEGAL_REP_KEY + legal_rep_digest)
-    return orjson.dumps(keys).decode() if keys else None
+    if not keys:
+        return None
+    joined = '","'.join(keys)
+    # Codes are letters, digits and '-', digests hex; only a name could hold a character JSON must escape.
+    return f'["{joined}"]' if '"' not in joined and "\\" not in joined else orjson.dumps(keys).decode()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from portal.public.catalogue import ListSpec, Span
@@ -40,6 +41,7 @@ def calendar_period_end(first_day: date, span: Span) -> date:
     return add_months(start, span.years * 12 + span.months) + timedelta(days=span.days)  # 第二百零二条
 
 
+@lru_cache(maxsize=4096)  # a department's files repeat a few dozen distinct 处罚类别 cells
 def categories(value: str | None) -> frozenset[str]:
     """The 处罚类别 named in one cell: ``警告, 通报批评``, ``警告；通报批评``, ``警告/罚款`` …"""
     if not value:

@@ -76,16 +76,17 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                key: bytes | None = None, progress: ProgressFn | None = None,
                overrides: dict[str, Override] | None = None, set_latest: bool = True,
                workers: int | None = None, holidays_file: Path = HOLIDAYS_FILE,
-               memo: bool = True, measures: dict[str, Any] | None = None) -> IngestResult:
+               memo: bool = True, memo_path: Path | None = None,
+               measures: dict[str, Any] | None = None) -> IngestResult:
     """Import ``sources`` as of ``as_of`` into a new snapshot version under ``snapshots_root``.
 
     ``overrides`` are operator actions (objections, repairs) applied over the rows; with ``set_latest``
     false the new version is written but ``latest`` stays where it was (``portal publish`` moves it only
     once the site and the index are built too). ``workers`` processes read sources in parallel
     (default: one per core, at most one per source). ``holidays_file`` adds holiday arrangements the
-    calendar package does not know yet (default ``portal/data/holidays.toml``).
-    With ``memo`` rows unchanged since the last import
-    are taken from the ingest memo instead of being validated again (``portal.ingest.ingest_memo``).
+    calendar package does not know yet (default ``portal/data/holidays.toml``). With ``memo`` rows unchanged
+    since the last import are taken from the ingest memo instead of being validated again
+    (``portal.ingest.ingest_memo``), kept at ``memo_path`` (default: beside the snapshot versions).
     ``measures`` (public form, default: the file named by ``PORTAL_MEASURES``) is copied into the
     snapshot with the catalogue.
     """
@@ -93,7 +94,7 @@ def run_ingest(sources: Sequence[SourceSpec], snapshots_root: Path, *, as_of: da
                       key=key if key is not None else load_key(), as_of=as_of,
                       imported_at=snap.now_shanghai().isoformat(), overrides=overrides or {},
                       holidays_file=holidays_file,
-                      memo_path=snapshots_root / MEMO_FILE if memo else None)
+                      memo_path=(memo_path or snapshots_root / MEMO_FILE) if memo else None)
     snapshots_root.mkdir(parents=True, exist_ok=True)
     previous = snap.latest_version(snapshots_root)
     staging_dir = snap.begin_version(snapshots_root)

@@ -51,7 +51,9 @@ _PREFIXED = re.compile(r"[A-Za-z]\d{7,10}(?![0-9])")
 _LABELLED = re.compile(r"(?P<label>(?:" + "|".join(map(re.escape, _LABELS)) + r")[为是：:#＃\s]{0,3})"
                        r"(?P<token>[A-Za-z0-9][A-Za-z0-9()（）\-]{4,}[A-Za-z0-9)）])")
 _LABEL_HINT = re.compile(r"[证照话机账卡]|[Tt][Ee][Ll]|[Pp][Aa][Ss][Ss][Pp][Oo][Rr][Tt]")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# The local part of an e-mail address (the domain stays): before every "@" that a domain follows, so that
+# addresses glued together ("a@163.comb@qq.com") lose every local part.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@(?=[A-Za-z0-9\-]+\.[A-Za-z0-9])")
 # Cheap pre-check, one scan in C: six digits in a row (separators allowed), a letter before 6 digits, or an
 # ``@``. A field without any of them (most names, authorities, short case numbers, dates in words) holds
 # nothing the patterns above would mask, and costs one search.
@@ -137,8 +139,7 @@ def _replace_prefixed(match: re.Match[str]) -> str:
 
 
 def _replace_email(match: re.Match[str]) -> str:
-    local, _, domain = match.group(0).partition("@")
-    return local[:1] + MASK * 3 + "@" + domain
+    return match.group(0)[:1] + MASK * 3 + "@"
 
 
 def scrub_text(text: str) -> str:

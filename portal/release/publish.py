@@ -57,6 +57,7 @@ RELEASE_FILE = "release.json"
 SITE_DIR = "site"
 INDEX_FILE = "index.db"
 INDEX_TOKEN_MEMO = "index-tokens.db"  # search_api.engines.sqlite.TokenMemo, kept between publishes
+INGEST_MEMO_FILE = "ingest-memo.db"  # portal.ingest.ingest_memo, kept between publishes
 CURRENT = "current"
 ENTRY_SLOTS = ("a", "b")
 SLOT_STATE_FILE = "slot.json"
@@ -89,6 +90,11 @@ class Layout:
         if name not in ENTRY_SLOTS:
             raise ValueError(f"unknown entry slot {name!r}")
         return self.entry_slots / name
+
+    @property
+    def cache(self) -> Path:
+        """Rebuild caches of the nightly run (ingest memo, index tokens): safe to delete."""
+        return self.root / "cache"
 
     @property
     def actions(self) -> Path:
@@ -184,9 +190,11 @@ def slot_for_next_release(layout: Layout, live: Path | None) -> Path:
 
 
 def default_index_builder(snapshot_dir: Path, index_path: Path) -> None:
-    # The tokens of the last build, beside the snapshots (private working data): a nightly index build
-    # tokenizes only the entries whose text changed.
-    build_index(snapshot_dir, index_path, token_memo=snapshot_dir.parent / INDEX_TOKEN_MEMO)
+    # The tokens of the last build, in the deployment's cache (``Layout.cache``: var/snapshots/<version>
+    # → var/cache): a nightly index build tokenizes only the entries whose text changed.
+    cache = Layout(snapshot_dir.resolve().parent.parent).cache
+    cache.mkdir(parents=True, exist_ok=True)
+    build_index(snapshot_dir, index_path, token_memo=cache / INDEX_TOKEN_MEMO)
 
 
 def publish(sources: Sequence[SourceSpec], layout: Layout, *, as_of: date, trigger: str = "manual",
@@ -244,7 +252,8 @@ def _publish_locked(sources: Sequence[SourceSpec], layout: Layout, *, as_of: dat
     try:
         _say(progress, step)
         result = run_ingest(sources, layout.snapshots, as_of=as_of, key=key,
-                            overrides=load_overrides(layout.actions, as_of), set_latest=False)
+                            overrides=load_overrides(layout.actions, as_of), set_latest=False,
+                            memo_path=layout.cache / INGEST_MEMO_FILE)
         version_dir = result.version_dir
         record.update(snapshot=version_dir.name, counts=result.manifest["counts"],
                       changes=result.manifest["changes"], sources_detail=result.manifest["sources"],

@@ -185,6 +185,8 @@ class PortalGenerator(Generator):
                                               if hasattr(content, "date") else None))
             write_sitemap(output / "sitemap.xml", self.sitemap_urls, site_url, entry_sitemap)
         (output / "robots.txt").write_bytes(robots_txt(site_url))
+        # read by print.js: stored entry and subject pages do not change when only the data date does
+        (output / "data-as-of.json").write_bytes(orjson.dumps({"data_as_of": self.snapshot.data_as_of.isoformat()}))
         # browsers ask for /favicon.ico whatever the page says
         favicon = Path(self.settings["THEME"]) / "static" / "images" / "favicon.ico"
         if favicon.is_file():

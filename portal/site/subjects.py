@@ -8,7 +8,7 @@ rate-limited search).
 
 Entries stream by in snapshot order; :class:`SubjectCollector` keeps, per subject, only the few fields its
 page shows (not the whole record), so memory grows with the number of organisation entries by about
-200 bytes each. A subject page is re-rendered only when one of those fields of one of its entries changes,
+400 bytes each. A subject page is re-rendered only when one of those fields of one of its entries changes,
 so a 1% change of the data re-renders about 1% of the subject pages.
 """
 
@@ -52,7 +52,10 @@ class SubjectCollector:
         if not SAFE_KEY.match(key):
             self.skipped += 1
             return
-        self._entries.setdefault(key, []).append(orjson.dumps([entry.get(name) for name in SUBJECT_FIELDS]))
+        packed = orjson.dumps([entry.get(name) for name in SUBJECT_FIELDS])
+        # copied to an exact-size bytes object: orjson's result keeps its 4 KB working buffer allocated, which
+        # made 20,000 kept lines cost 65 MB instead of 7 MB (tracemalloc)
+        self._entries.setdefault(key, []).append(memoryview(packed).tobytes())
 
     def __len__(self) -> int:
         return len(self._entries)

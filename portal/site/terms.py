@@ -27,7 +27,7 @@ LIST_TERMS: dict[str, dict[str, str]] = {
     "XZCF": {"authority": "处罚机关", "decision_no": "处罚决定书文号", "decision_date": "处罚决定日期",
              "facts": "违法事实", "basis": "处罚依据"},
     "XZXK": {"authority": "许可机关", "decision_no": "行政许可决定文书号", "decision_date": "许可决定日期",
-             "facts": "许可内容", "basis": "许可依据"},
+             "facts": "许可事项说明", "basis": "许可依据"},
 }
 # Labels that differ by list although the canonical key is shared (authority_uscc holds both).
 LIST_DETAIL_LABELS: dict[str, dict[str, str]] = {

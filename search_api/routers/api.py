@@ -18,7 +18,7 @@ from portal.public.records import ListKind, SubjectType
 from portal.public.states import SUSPENDED, WITHDRAWN
 from portal.settings import SHANGHAI
 from search_api import keys
-from search_api.checks import check_subjects, uscc_problem
+from search_api.checks import check_subjects
 from search_api.cursor import decode_cursor, encode_cursor
 from search_api.digests import digest_number
 from search_api.engines.base import SearchQuery
@@ -52,6 +52,7 @@ from search_api.settings import (
 )
 from search_api.state import StateDep, client_ip, data_as_of, limit, with_data_as_of
 from search_api.text import search_key
+from search_api.validity import uscc_problem
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}

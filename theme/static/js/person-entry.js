@@ -67,7 +67,7 @@
       document.getElementById("person-entry-measures").setAttribute("href", SITE + "/lists/" + code + "/#measures-title");
     }
     if (entry.status === "公示中" && entry.notice_until) {
-      setTime(document.getElementById("person-entry-notice-until"), entry.notice_until);
+      document.getElementById("person-entry-notice-until").appendChild(timeEl(entry.notice_until));
       document.getElementById("person-entry-notice").hidden = false;
     } else if (entry.status === "异议处理中") {
       document.getElementById("person-entry-objection").hidden = false;

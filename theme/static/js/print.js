@@ -19,4 +19,19 @@
   }
   stamp();
   window.addEventListener("beforeprint", stamp);
+  // The data date of the live release (the page itself may have been rendered by an earlier publish).
+  var script = document.currentScript;
+  var root = script ? script.src.replace(/\/theme\/js\/print\.js.*$/, "") : "";
+  if (window.fetch && document.querySelector("[data-as-of]")) {
+    fetch(root + "/data-as-of.json", {cache: "no-cache"}).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        var parts = data && /^(\d{4})-(\d{2})-(\d{2})$/.exec(data.data_as_of || "");
+        if (!parts) { return; }
+        var text = parts[1] + "年" + Number(parts[2]) + "月" + Number(parts[3]) + "日";
+        document.querySelectorAll("[data-as-of]").forEach(function (el) {
+          el.lastElementChild.textContent = text;
+          el.hidden = false;
+        });
+      }).catch(function () { /* no date rather than a wrong one */ });
+  }
 }());
