@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 
-from lunar_python import Lunar  # type: ignore[import-untyped]
+from lunar_python import Lunar
 
 # Widest breaks drawn around each holiday (inclusive), checked against every arrangement 2008–2026 in
 # chinese-calendar (tests/test_rules_calendar.py): the Spring Festival break ran from at the earliest two days
