@@ -42,7 +42,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     site = sitebuild.build_fixture_site(work, PORTAL_API_URL=api, PORTAL_PAGEFIND=False)
     subject = organisation()
     page = site.output / "subjects" / subject["uscc"] / "index.html"
-    page.parent.mkdir(parents=True)
+    page.parent.mkdir(parents=True, exist_ok=True)  # the site now builds subject pages itself (journeys)
     page.write_text(f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{subject["subject_name"]}</title>'
                     f'<h1>{subject["subject_name"]}</h1><a href="{api}/subjects/{subject["uscc"]}/report">'
                     "下载公共信用信息报告（PDF）</a></html>", encoding="utf-8")
