@@ -6,18 +6,7 @@
   var meta = document.querySelector('meta[name="portal-apply"]');
   var API = meta ? meta.getAttribute("content").replace(/\/$/, "") : "/apply/v1";
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function zhDate(iso) {
-    if (!iso) { return ""; }
-    var p = String(iso).slice(0, 10).split("-");
-    return Number(p[0]) + "年" + Number(p[1]) + "月" + Number(p[2]) + "日";
-  }
+  var el = window.PortalDom.el, zhDate = window.PortalDom.zhDate;  // theme/js/dom.js
 
   /* fetch → {ok, status, body}; a network failure becomes status 0 with a Chinese message. */
   function call(path, options) {

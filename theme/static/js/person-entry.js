@@ -14,18 +14,7 @@
   var message = document.getElementById("person-entry-message");
   var heading = document.getElementById("person-entry-heading");
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function zhDate(iso) {
-    if (!iso) { return ""; }
-    var p = String(iso).slice(0, 10).split("-");
-    return Number(p[0]) + "年" + Number(p[1]) + "月" + Number(p[2]) + "日";
-  }
+  var el = window.PortalDom.el, zhDate = window.PortalDom.zhDate;  // theme/js/dom.js
 
   function setTime(node, iso) {
     node.textContent = zhDate(iso);

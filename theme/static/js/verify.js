@@ -20,18 +20,7 @@
   var fileStatus = document.getElementById("verify-file-status");
   var issuedDigest = null;
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function zhDate(iso) {
-    if (!iso) { return ""; }
-    var p = String(iso).slice(0, 10).split("-");
-    return Number(p[0]) + "年" + Number(p[1]) + "月" + Number(p[2]) + "日";
-  }
+  var el = window.PortalDom.el, zhDate = window.PortalDom.zhDate;  // theme/js/dom.js
 
   function zhDateTime(iso) {
     var time = String(iso).slice(11, 16);  // issued_at is China Standard Time (+08:00)
