@@ -9,10 +9,10 @@ from pathlib import Path
 
 import chinese_calendar
 import pytest
+from rules_files import FORMATS, entries_by, ingest, uscc, walk_working_days, write_table
 
 from portal.ingest.holidays import possible_days_off, statutory_holidays
 from portal.ingest.workdays import WorkCalendar
-from tests.rules_files import FORMATS, entries_by, ingest, uscc, walk_working_days, write_table
 
 # 《全国年节及纪念日放假办法》 (国务院令第774号) for 2027, with the almanac's dates: 除夕 2027-02-05, 春节 02-06,
 # 清明 04-05, 端午 (五月初五) 06-09, 中秋 (八月十五) 09-15.

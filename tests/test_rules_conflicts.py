@@ -7,9 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from rules_files import FORMATS, entries_by, ingest, resident_id, uscc, write_table
 
 from portal.public.catalogue import load_catalogue
-from tests.rules_files import FORMATS, entries_by, ingest, resident_id, uscc, write_table
 
 HEADER = ["主体名称", "主体类别", "统一社会信用代码", "工商注册号", "组织机构代码", "证件号码", "法定代表人", "法定代表人证件号码",
           "名单名称", "认定日期", "认定部门", "认定文书号"]

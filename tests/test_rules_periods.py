@@ -11,10 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from portal.cli import app
-from tests.rules_files import (
+from rules_files import (
     FORMATS,
     civil_period_end,
     entries_by,
@@ -24,6 +21,9 @@ from tests.rules_files import (
     walk_working_days,
     write_table,
 )
+from typer.testing import CliRunner
+
+from portal.cli import app
 
 NATIONAL = ["行政处罚决定书文号", "行政相对人名称", "行政相对人类别", "行政相对人代码_1（统一社会信用代码）", "处罚类别",
             "处罚决定日期", "公示截止期", "处罚机关"]

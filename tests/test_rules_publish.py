@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 from fastapi.testclient import TestClient
+from rules_files import KEY, uscc, walk_working_days, write_table
 from typer.testing import CliRunner
 
 from portal.cli import app as cli
@@ -20,7 +21,6 @@ from portal.public.states import SUSPENDED, WITHDRAWN
 from portal.release.publish import Layout, publish
 from search_api.app import create_app
 from search_api.settings import Settings
-from tests.rules_files import KEY, uscc, walk_working_days, write_table
 
 NATIONAL = ["行政处罚决定书文号", "行政相对人名称", "行政相对人类别", "行政相对人代码_1（统一社会信用代码）", "处罚类别",
             "处罚决定日期", "处罚机关"]
