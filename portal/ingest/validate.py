@@ -115,6 +115,22 @@ class ValidRow:
     objection_since: date | None = None  # date of the operator's objection action (portal.ingest.actions)
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """What the row-level checks established, for building the entry."""
+
+    name: str
+    subject_type: str
+    spec: ListSpec
+    decision_date: date
+    publish_from: date | None
+    publish_until: date | None
+    open_ended: bool
+    status: str | None
+    removal_date: date | None
+    removal_reason: str | None
+
+
 def entry_id(list_code: str, subject_name: str, subject_code: str, decision_no: str, decision_date: str) -> str:
     """Stable id from public, policy-independent parts of the row: the same row always gets the same id."""
     material = "\x1f".join((list_code, subject_name, subject_code, decision_no, decision_date))
@@ -146,20 +162,33 @@ class RowValidator:
         self.infer_subject_type = infer_subject_type
 
     def validate(self, raw: dict[str, str | None]) -> ValidRow | list[Problem]:
+        """One row: parse (clean and scrub every cell), check (the row-level rules), build (the public entry)."""
         problems: list[Problem] = []
+        values = self._parse(raw)
+        checked = self._check(values, problems)
+        if checked is None:
+            return problems or [Problem("row", "数据不完整", "row is incomplete")]
+        return self._build(values, checked, problems)
+
+    def _parse(self, raw: dict[str, str | None]) -> dict[str, str | None]:
+        """Every cell cleaned (control characters, widths, whitespace; free text keeps its paragraphs), then
+        scrubbed, and the subject type inferred where the file leaves it out."""
         values = {key: clean_text(v) if key in TEXT_FIELDS else clean_line(v) for key, v in raw.items()}
         # The privacy boundary: from here on, no value but the identifier columns can hold a raw identifier
         # (names, case numbers, authorities, regions, addresses, facts, basis, details; docs/security.md).
         scrub_row(values, UNSCRUBBED_KEYS)
+        if self.infer_subject_type and not values.get("subject_type"):
+            values["subject_type"] = infer_subject_type(values)
+        return values
 
+    def _check(self, values: dict[str, str | None], problems: list[Problem]) -> _Checked | None:
+        """The rules of one row that need no identifiers; None (with ``problems``) when it cannot be built."""
         name = values.get("subject_name")
         if not name:
             problems.append(Problem("subject_name", "缺少主体名称", "subject name is missing"))
         elif not MIN_NAME_LENGTH <= len(name) <= MAX_NAME_LENGTH:
             problems.append(Problem("subject_name", f"主体名称长度应在{MIN_NAME_LENGTH}到{MAX_NAME_LENGTH}个字之间",
                                     f"subject name must have {MIN_NAME_LENGTH}-{MAX_NAME_LENGTH} characters"))
-        if self.infer_subject_type and not values.get("subject_type"):
-            values["subject_type"] = infer_subject_type(values)
         subject_type = self._subject_type(values.get("subject_type"), problems)
         spec = self._list(values, problems)
         if spec and subject_type and subject_type not in spec.subjects:
@@ -191,8 +220,16 @@ class RowValidator:
             self._bound(values, key, MAX_TEXT_LENGTH, problems)
 
         if problems or not (spec and subject_type and name and decision_date):
-            return problems or [Problem("row", "数据不完整", "row is incomplete")]
+            return None
+        return _Checked(name=name, subject_type=subject_type, spec=spec, decision_date=decision_date,
+                        publish_from=publish_from, publish_until=publish_until, open_ended=open_ended,
+                        status=status, removal_date=removal_date, removal_reason=removal_reason)
 
+    def _build(self, values: dict[str, str | None], checked: _Checked,
+               problems: list[Problem]) -> ValidRow | list[Problem]:
+        """The public entry (PublicEntry fields, masked by the policy) from a checked row; identifier
+        problems found here reject the row too."""
+        name, subject_type, spec, decision_date = checked.name, checked.subject_type, checked.spec, checked.decision_date
         rules = self.policy.rules_for(spec.code, subject_type)
         is_person = subject_type == PERSON
         entry: dict[str, Any] = {}
@@ -248,9 +285,10 @@ class RowValidator:
             is_person=is_person, is_organisation=subject_type == ORGANISATION, name=name, uscc=ids["uscc"],
             reg_no=ids["reg_no"], org_code=values.get("org_code"), id_digest=ids["id_digest"],
             legal_rep_digest=ids["legal_rep_id_digest"])
-        return ValidRow(entry=entry, spec=spec, decision_date=decision_date, publish_from=publish_from,
-                        publish_until=publish_until, open_ended=open_ended, status=status,
-                        removal_date=removal_date, removal_reason=removal_reason, subject_key=subject_key)
+        return ValidRow(entry=entry, spec=spec, decision_date=decision_date, publish_from=checked.publish_from,
+                        publish_until=checked.publish_until, open_ended=checked.open_ended, status=checked.status,
+                        removal_date=checked.removal_date, removal_reason=checked.removal_reason,
+                        subject_key=subject_key)
 
     # --- pieces -------------------------------------------------------------------------------------
 
