@@ -89,12 +89,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         os.environ.update(env_before)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sitebuild.chromium() as chromium:
-        yield chromium
-
-
 def published_files(layout: Layout) -> Iterator[tuple[str, bytes]]:
     """Every file of the published tree: releases (site through its slot links, index) and snapshots."""
     for top in (layout.releases, layout.snapshots, layout.entry_slots):
@@ -178,12 +172,6 @@ WIDER_THAN_SCREEN = """() => [...document.querySelectorAll('main *')].filter(el 
     > document.documentElement.clientWidth + 1).slice(0, 8).map(el => el.tagName + '#' + el.id + '.' + el.className + ':' + (el.textContent || '').trim().slice(0, 12))"""
 
 
-def axe_problems(page: Any) -> list[tuple[str, str, list[Any]]]:
-    page.add_script_tag(path=str(sitebuild.AXE_JS))
-    result = page.evaluate("""async () => await axe.run(document, {
-        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def test_person_search_result_links_to_the_form_without_repeating_the_name(deployment: dict[str, Any],
@@ -211,8 +199,8 @@ def test_person_search_result_links_to_the_form_without_repeating_the_name(deplo
     # template's), no serious accessibility problem.
     assert page.evaluate("document.documentElement.dataset.elder") == "on"
     assert page.evaluate(WIDER_THAN_SCREEN) == []
-    assert axe_problems(page) == []
+    assert sitebuild.axe_problems(page) == []
     page.goto(f"{deployment['site']}/apply-status/")
     assert page.evaluate(WIDER_THAN_SCREEN) == []
-    assert axe_problems(page) == []
+    assert sitebuild.axe_problems(page) == []
     context.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import sitebuild
 
 from portal.ingest.ingest_memo import MEMO_FILE
 from portal.ingest.masking import load_policy
@@ -138,7 +139,7 @@ def test_cold_and_incremental_publish_of_the_same_data_give_the_same_files(
     cold_snap, warm_snap = (layout.snapshots / "latest" for layout in (cold, warm))
     for name in ("entries.jsonl", "withdrawn.jsonl", "rejects.csv", "catalogue.json"):
         assert (warm_snap / name).read_bytes() == (cold_snap / name).read_bytes(), name
-    cold_site, warm_site = (site_files(layout.current / "site") for layout in (cold, warm))
+    cold_site, warm_site = (sitebuild.files_under(layout.current / "site") for layout in (cold, warm))
     # Allowed to differ: the change feed (changes are relative to the previous publish: the incremental one
     # saw an entry expire, the cold one saw everything added) and Pagefind's own index files, whose chunk
     # names depend on the order it finds the pages (entry pages are hard-linked between slots), and the
@@ -152,17 +153,6 @@ def test_cold_and_incremental_publish_of_the_same_data_give_the_same_files(
 
     assert compared(warm_site) == compared(cold_site)
     assert len(compared(cold_site)) > 100  # the entry pages, through the slot links
-
-def site_files(root: Path) -> dict[str, bytes]:
-    import os
-
-    found = {}
-    for directory, _dirs, names in os.walk(root, followlinks=True):
-        for name in names:
-            path = Path(directory) / name
-            found[str(path.relative_to(root))] = path.read_bytes()
-    return found
-
 
 def test_a_nightly_publish_of_unchanged_data_renders_no_page_again(sample_files: list[Path], tmp_path: Path) -> None:
     """The import time in each entry's provenance changes on every publish; no page shows it, so no page

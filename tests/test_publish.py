@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import sitebuild
 from fastapi.testclient import TestClient
 from stdnum.cn import uscc as stdnum_uscc
 
@@ -63,28 +64,18 @@ def department_file(tmp_path: Path) -> Path:
     return path
 
 
-def files_under(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` by relative path, following the site's symlinks into its entry slot."""
-    found = {}
-    for directory, _dirs, names in os.walk(root, followlinks=True):
-        for name in names:
-            path = Path(directory) / name
-            found[str(path.relative_to(root))] = path.read_bytes()
-    return found
-
-
 def live_files(layout: Layout) -> dict[str, bytes]:
     """Every file of the live release (site, entry pages through its slot links, and index)."""
     release = layout.live_release()
     assert release is not None
-    files = files_under(release)
+    files = sitebuild.files_under(release)
     assert any(name.startswith("site/entries/") for name in files)  # the walk went through the link
     return files
 
 
 def served_pages(layout: Layout) -> dict[str, bytes]:
     """The live site as served: every file under ``current/site`` (release.json may record a rebuilt slot)."""
-    return files_under(layout.current / "site")
+    return sitebuild.files_under(layout.current / "site")
 
 
 def entry_ids(layout: Layout) -> set[str]:

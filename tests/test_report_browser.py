@@ -64,12 +64,6 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sitebuild.chromium() as chromium:
-        yield chromium
-
-
 def qr_url(pdf: Path, work: Path) -> str:
     """The URL in the report's QR code, read from the rendered first page as a phone camera would."""
     if shutil.which("pdftoppm") is None or shutil.which("zbarimg") is None:

@@ -64,19 +64,13 @@ def phone_page(browser: Any) -> Iterator[Any]:
     page.close()
 
 
-def axe_problems(page: Any) -> list[tuple[str, str, list[Any]]]:
-    page.add_script_tag(path=str(sitebuild.AXE_JS))
-    result = page.evaluate("""async () => await axe.run(document, {
-        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
 @pytest.mark.parametrize("name, path", _pages())
 def test_no_serious_axe_violations_on_a_phone(served: str, phone_page: Any, name: str, path: str) -> None:
     response = phone_page.goto(served + path)
     assert response is not None and response.ok
-    assert axe_problems(phone_page) == [], name
+    assert sitebuild.axe_problems(phone_page) == [], name
     # body text is never below 16px
     assert phone_page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 16
 
@@ -88,7 +82,7 @@ def test_no_serious_axe_violations_on_a_desktop_in_elder_mode(served: str, brows
     for path in ("/", _pages()[3][1], f"/subjects/{shared_subject_uscc()}/", "/search/"):
         page.goto(served + path)
         assert page.evaluate("document.documentElement.dataset.elder") == "on"
-        assert axe_problems(page) == [], path
+        assert sitebuild.axe_problems(page) == [], path
     context.close()
 
 

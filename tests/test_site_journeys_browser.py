@@ -81,12 +81,6 @@ def portal(tmp_path_factory: pytest.TempPathFactory, person_with_id: Any) -> Ite
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sitebuild.chromium() as chromium:
-        yield chromium
-
-
 def phone(browser: Any, width: int = 390, elder: bool = False) -> Any:
     context = browser.new_context(viewport={"width": width, "height": 844}, device_scale_factor=2, is_mobile=True,
                                   has_touch=True)
